@@ -1,0 +1,39 @@
+# skiff: a Kubernetes-compatible orchestrator in one binary.
+
+SHELL := /usr/bin/env bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+KUBE_VERSION := 1.37.2
+LDFLAGS := -s -w \
+	-X github.com/skiffhq/skiff/apiserver.Version=$(VERSION) \
+	-X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION)+skiff.$(VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 \
+	-X k8s.io/component-base/version.gitMinor=37
+DATA_DIR ?= .skiff
+TEST_TIMEOUT ?= 15m
+
+.PHONY: help build run test test-unit test-integration generate verify lint
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## Build bin/skiff
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
+
+run: build ## Build and start a cluster with its data in ./.skiff
+	bin/skiff server --data-dir $(DATA_DIR)
+
+test: build ## Run all tests (unit, integration against bin/skiff)
+	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+test-unit: ## Run the unit tests only
+	$(GO) test -short ./...
+
+generate: ## Regenerate the OpenAPI definitions
+	hack/update-codegen.sh
+
+verify: ## Check that generated code is up to date and the code is formatted
+	hack/verify.sh
+
+lint: ## Run go vet
+	$(GO) vet ./...

@@ -1,0 +1,556 @@
+package v1
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	netutils "k8s.io/utils/net"
+)
+
+var (
+	supportedRestartPolicies = sets.New(corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever)
+	supportedDNSPolicies     = sets.New(corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet, corev1.DNSDefault, corev1.DNSNone)
+	supportedPullPolicies    = sets.New(corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever)
+	supportedProtocols       = sets.New(corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP)
+	supportedServiceTypes    = sets.New(corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeExternalName)
+)
+
+// ValidatePod checks a pod.
+func ValidatePod(pod *corev1.Pod) field.ErrorList {
+	return ValidatePodSpec(&pod.Spec, field.NewPath("spec"))
+}
+
+// ValidatePodUpdate checks a pod update: beyond a few fields (container
+// images, activeDeadlineSeconds, tolerations added), a pod's spec is immutable.
+func ValidatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
+	errs := ValidatePod(pod)
+	specPath := field.NewPath("spec")
+	mungedSpec := *pod.Spec.DeepCopy()
+	// Allowed changes are copied over from the new spec into the old.
+	oldSpec := old.Spec.DeepCopy()
+	if len(mungedSpec.Containers) == len(oldSpec.Containers) {
+		for i := range mungedSpec.Containers {
+			oldSpec.Containers[i].Image = mungedSpec.Containers[i].Image
+		}
+	}
+	if len(mungedSpec.InitContainers) == len(oldSpec.InitContainers) {
+		for i := range mungedSpec.InitContainers {
+			oldSpec.InitContainers[i].Image = mungedSpec.InitContainers[i].Image
+		}
+	}
+	oldSpec.ActiveDeadlineSeconds = mungedSpec.ActiveDeadlineSeconds
+	if len(mungedSpec.Tolerations) >= len(oldSpec.Tolerations) &&
+		apiequality.Semantic.DeepEqual(mungedSpec.Tolerations[:len(oldSpec.Tolerations)], oldSpec.Tolerations) {
+		oldSpec.Tolerations = mungedSpec.Tolerations
+	}
+	// nodeName is set through pods/binding.
+	oldSpec.NodeName = mungedSpec.NodeName
+	if old.Spec.NodeName != "" && pod.Spec.NodeName != old.Spec.NodeName {
+		errs = append(errs, field.Forbidden(specPath.Child("nodeName"), "may not be changed once set"))
+	}
+	oldSpec.EphemeralContainers = mungedSpec.EphemeralContainers
+	if !apiequality.Semantic.DeepEqual(*oldSpec, mungedSpec) {
+		errs = append(errs, field.Forbidden(specPath, "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"))
+	}
+	return errs
+}
+
+// ValidatePodTemplateSpec checks the pod template of a workload.
+func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fldPath *field.Path) field.ErrorList {
+	errs := metav1validation.ValidateLabels(t.Labels, fldPath.Child("metadata", "labels"))
+	errs = append(errs, apivalidation.ValidateAnnotations(t.Annotations, fldPath.Child("metadata", "annotations"))...)
+	errs = append(errs, ValidatePodSpec(&t.Spec, fldPath.Child("spec"))...)
+	return errs
+}
+
+// ValidatePodSpec checks a pod spec.
+func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	volumes := sets.New[string]()
+	for i, v := range spec.Volumes {
+		p := fldPath.Child("volumes").Index(i)
+		errs = append(errs, validateDNSLabel(v.Name, p.Child("name"))...)
+		if volumes.Has(v.Name) {
+			errs = append(errs, field.Duplicate(p.Child("name"), v.Name))
+		}
+		volumes.Insert(v.Name)
+	}
+	if len(spec.Containers) == 0 {
+		errs = append(errs, field.Required(fldPath.Child("containers"), ""))
+	}
+	names := sets.New[string]()
+	errs = append(errs, validateContainers(spec.InitContainers, fldPath.Child("initContainers"), names, volumes)...)
+	errs = append(errs, validateContainers(spec.Containers, fldPath.Child("containers"), names, volumes)...)
+	if !supportedRestartPolicies.Has(spec.RestartPolicy) {
+		errs = append(errs, notSupported(fldPath.Child("restartPolicy"), spec.RestartPolicy, sets.List(supportedRestartPolicies)))
+	}
+	if !supportedDNSPolicies.Has(spec.DNSPolicy) {
+		errs = append(errs, notSupported(fldPath.Child("dnsPolicy"), spec.DNSPolicy, sets.List(supportedDNSPolicies)))
+	}
+	if spec.DNSPolicy == corev1.DNSNone && (spec.DNSConfig == nil || len(spec.DNSConfig.Nameservers) == 0) {
+		errs = append(errs, field.Required(fldPath.Child("dnsConfig", "nameservers"), "must provide at least one DNS nameserver when dnsPolicy is None"))
+	}
+	for k, v := range spec.NodeSelector {
+		for _, msg := range validation.IsQualifiedName(k) {
+			errs = append(errs, field.Invalid(fldPath.Child("nodeSelector"), k, msg))
+		}
+		for _, msg := range validation.IsValidLabelValue(v) {
+			errs = append(errs, field.Invalid(fldPath.Child("nodeSelector").Key(k), v, msg))
+		}
+	}
+	if spec.ServiceAccountName != "" {
+		for _, msg := range apivalidation.NameIsDNSSubdomain(spec.ServiceAccountName, false) {
+			errs = append(errs, field.Invalid(fldPath.Child("serviceAccountName"), spec.ServiceAccountName, msg))
+		}
+	}
+	if spec.NodeName != "" {
+		for _, msg := range apivalidation.NameIsDNSSubdomain(spec.NodeName, false) {
+			errs = append(errs, field.Invalid(fldPath.Child("nodeName"), spec.NodeName, msg))
+		}
+	}
+	if spec.ActiveDeadlineSeconds != nil && *spec.ActiveDeadlineSeconds <= 0 {
+		errs = append(errs, field.Invalid(fldPath.Child("activeDeadlineSeconds"), *spec.ActiveDeadlineSeconds, "must be between 1 and 2147483647, inclusive"))
+	}
+	if spec.TerminationGracePeriodSeconds != nil && *spec.TerminationGracePeriodSeconds < 0 {
+		errs = append(errs, field.Invalid(fldPath.Child("terminationGracePeriodSeconds"), *spec.TerminationGracePeriodSeconds, "must be greater than or equal to 0"))
+	}
+	if spec.Hostname != "" {
+		errs = append(errs, validateDNSLabel(spec.Hostname, fldPath.Child("hostname"))...)
+	}
+	if spec.Subdomain != "" {
+		errs = append(errs, validateDNSLabel(spec.Subdomain, fldPath.Child("subdomain"))...)
+	}
+	for i, t := range spec.Tolerations {
+		p := fldPath.Child("tolerations").Index(i)
+		if t.Operator == corev1.TolerationOpExists && t.Value != "" {
+			errs = append(errs, field.Invalid(p.Child("operator"), t.Value, "value must be empty when `operator` is 'Exists'"))
+		}
+		if t.Operator != "" && t.Operator != corev1.TolerationOpExists && t.Operator != corev1.TolerationOpEqual {
+			errs = append(errs, notSupported(p.Child("operator"), t.Operator, []corev1.TolerationOperator{corev1.TolerationOpEqual, corev1.TolerationOpExists}))
+		}
+		if t.Key == "" && t.Operator != corev1.TolerationOpExists {
+			errs = append(errs, field.Invalid(p.Child("operator"), t.Operator, "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
+		}
+	}
+	return errs
+}
+
+func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volumes sets.Set[string]) field.ErrorList {
+	var errs field.ErrorList
+	for i := range cs {
+		c := &cs[i]
+		p := fldPath.Index(i)
+		if c.Name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		} else {
+			errs = append(errs, validateDNSLabel(c.Name, p.Child("name"))...)
+			if names.Has(c.Name) {
+				errs = append(errs, field.Duplicate(p.Child("name"), c.Name))
+			}
+			names.Insert(c.Name)
+		}
+		if strings.TrimSpace(c.Image) == "" {
+			errs = append(errs, field.Required(p.Child("image"), ""))
+		} else if c.Image != strings.TrimSpace(c.Image) {
+			errs = append(errs, field.Invalid(p.Child("image"), c.Image, "must not have leading or trailing whitespace"))
+		}
+		if !supportedPullPolicies.Has(c.ImagePullPolicy) {
+			errs = append(errs, notSupported(p.Child("imagePullPolicy"), c.ImagePullPolicy, sets.List(supportedPullPolicies)))
+		}
+		if c.TerminationMessagePolicy != corev1.TerminationMessageReadFile && c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+			errs = append(errs, notSupported(p.Child("terminationMessagePolicy"), c.TerminationMessagePolicy, []corev1.TerminationMessagePolicy{corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError}))
+		}
+		errs = append(errs, validateContainerPorts(c.Ports, p.Child("ports"))...)
+		for j, e := range c.Env {
+			ep := p.Child("env").Index(j)
+			if e.Name == "" {
+				errs = append(errs, field.Required(ep.Child("name"), ""))
+			}
+			if e.Value != "" && e.ValueFrom != nil {
+				errs = append(errs, field.Invalid(ep.Child("valueFrom"), "", "may not be specified when `value` is not empty"))
+			}
+		}
+		for j, m := range c.VolumeMounts {
+			mp := p.Child("volumeMounts").Index(j)
+			if m.Name == "" {
+				errs = append(errs, field.Required(mp.Child("name"), ""))
+			} else if !volumes.Has(m.Name) {
+				errs = append(errs, field.NotFound(mp.Child("name"), m.Name))
+			}
+			if m.MountPath == "" {
+				errs = append(errs, field.Required(mp.Child("mountPath"), ""))
+			}
+		}
+		for name, q := range c.Resources.Requests {
+			if q.Sign() < 0 {
+				errs = append(errs, field.Invalid(p.Child("resources", "requests").Key(string(name)), q.String(), "must be greater than or equal to 0"))
+			}
+			if l, ok := c.Resources.Limits[name]; ok && q.Cmp(l) > 0 {
+				errs = append(errs, field.Invalid(p.Child("resources", "requests").Key(string(name)), q.String(), fmt.Sprintf("must be less than or equal to %s limit of %s", name, l.String())))
+			}
+		}
+		for _, pr := range []struct {
+			name  string
+			probe *corev1.Probe
+		}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+			errs = append(errs, validateProbe(pr.probe, p.Child(pr.name))...)
+		}
+	}
+	return errs
+}
+
+func validateProbe(p *corev1.Probe, fldPath *field.Path) field.ErrorList {
+	if p == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	handlers := 0
+	if p.Exec != nil {
+		handlers++
+	}
+	if p.HTTPGet != nil {
+		handlers++
+	}
+	if p.TCPSocket != nil {
+		handlers++
+	}
+	if p.GRPC != nil {
+		handlers++
+	}
+	if handlers == 0 {
+		errs = append(errs, field.Required(fldPath, "must specify a handler type"))
+	} else if handlers > 1 {
+		errs = append(errs, field.Forbidden(fldPath, "may not specify more than 1 handler type"))
+	}
+	for _, f := range []struct {
+		name string
+		v    int32
+	}{{"initialDelaySeconds", p.InitialDelaySeconds}, {"timeoutSeconds", p.TimeoutSeconds}, {"periodSeconds", p.PeriodSeconds}, {"successThreshold", p.SuccessThreshold}, {"failureThreshold", p.FailureThreshold}} {
+		if f.v < 0 {
+			errs = append(errs, field.Invalid(fldPath.Child(f.name), f.v, "must be greater than or equal to 0"))
+		}
+	}
+	return errs
+}
+
+func validateContainerPorts(ports []corev1.ContainerPort, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	type key struct {
+		port     int32
+		protocol corev1.Protocol
+	}
+	seen := map[key]bool{}
+	for i, port := range ports {
+		p := fldPath.Index(i)
+		if port.Name != "" {
+			for _, msg := range validation.IsValidPortName(port.Name) {
+				errs = append(errs, field.Invalid(p.Child("name"), port.Name, msg))
+			}
+			if names.Has(port.Name) {
+				errs = append(errs, field.Duplicate(p.Child("name"), port.Name))
+			}
+			names.Insert(port.Name)
+		}
+		if port.ContainerPort == 0 {
+			errs = append(errs, field.Required(p.Child("containerPort"), ""))
+		} else {
+			for _, msg := range validation.IsValidPortNum(int(port.ContainerPort)) {
+				errs = append(errs, field.Invalid(p.Child("containerPort"), port.ContainerPort, msg))
+			}
+		}
+		if port.HostPort != 0 {
+			for _, msg := range validation.IsValidPortNum(int(port.HostPort)) {
+				errs = append(errs, field.Invalid(p.Child("hostPort"), port.HostPort, msg))
+			}
+		}
+		if !supportedProtocols.Has(port.Protocol) {
+			errs = append(errs, notSupported(p.Child("protocol"), port.Protocol, sets.List(supportedProtocols)))
+		}
+		k := key{port.ContainerPort, port.Protocol}
+		if port.ContainerPort != 0 && seen[k] {
+			errs = append(errs, field.Duplicate(p, fmt.Sprintf("%d/%s", port.ContainerPort, port.Protocol)))
+		}
+		seen[k] = true
+	}
+	return errs
+}
+
+// ValidateService checks a service.
+func ValidateService(svc *corev1.Service) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	if !supportedServiceTypes.Has(svc.Spec.Type) {
+		errs = append(errs, notSupported(spec.Child("type"), svc.Spec.Type, sets.List(supportedServiceTypes)))
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		if svc.Spec.ExternalName == "" {
+			errs = append(errs, field.Required(spec.Child("externalName"), ""))
+		} else {
+			for _, msg := range validation.IsDNS1123Subdomain(strings.TrimSuffix(svc.Spec.ExternalName, ".")) {
+				errs = append(errs, field.Invalid(spec.Child("externalName"), svc.Spec.ExternalName, msg))
+			}
+		}
+	} else if len(svc.Spec.Ports) == 0 && svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		errs = append(errs, field.Required(spec.Child("ports"), ""))
+	}
+	portNames := sets.New[string]()
+	type key struct {
+		port     int32
+		protocol corev1.Protocol
+	}
+	seen := map[key]bool{}
+	for i, port := range svc.Spec.Ports {
+		p := spec.Child("ports").Index(i)
+		if len(svc.Spec.Ports) > 1 && port.Name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		}
+		if port.Name != "" {
+			errs = append(errs, validateDNSLabel(port.Name, p.Child("name"))...)
+			if portNames.Has(port.Name) {
+				errs = append(errs, field.Duplicate(p.Child("name"), port.Name))
+			}
+			portNames.Insert(port.Name)
+		}
+		for _, msg := range validation.IsValidPortNum(int(port.Port)) {
+			errs = append(errs, field.Invalid(p.Child("port"), port.Port, msg))
+		}
+		if !supportedProtocols.Has(port.Protocol) {
+			errs = append(errs, notSupported(p.Child("protocol"), port.Protocol, sets.List(supportedProtocols)))
+		}
+		if port.TargetPort.IntVal != 0 || port.TargetPort.StrVal != "" {
+			if port.TargetPort.StrVal != "" {
+				for _, msg := range validation.IsValidPortName(port.TargetPort.StrVal) {
+					errs = append(errs, field.Invalid(p.Child("targetPort"), port.TargetPort.StrVal, msg))
+				}
+			} else {
+				for _, msg := range validation.IsValidPortNum(int(port.TargetPort.IntVal)) {
+					errs = append(errs, field.Invalid(p.Child("targetPort"), port.TargetPort.IntVal, msg))
+				}
+			}
+		}
+		if port.NodePort != 0 {
+			if svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+				errs = append(errs, field.Forbidden(p.Child("nodePort"), "may not be used when `type` is 'ClusterIP'"))
+			}
+			for _, msg := range validation.IsValidPortNum(int(port.NodePort)) {
+				errs = append(errs, field.Invalid(p.Child("nodePort"), port.NodePort, msg))
+			}
+		}
+		k := key{port.Port, port.Protocol}
+		if seen[k] {
+			errs = append(errs, field.Duplicate(p, fmt.Sprintf("%d/%s", port.Port, port.Protocol)))
+		}
+		seen[k] = true
+	}
+	for k, v := range svc.Spec.Selector {
+		for _, msg := range validation.IsQualifiedName(k) {
+			errs = append(errs, field.Invalid(spec.Child("selector"), k, msg))
+		}
+		for _, msg := range validation.IsValidLabelValue(v) {
+			errs = append(errs, field.Invalid(spec.Child("selector").Key(k), v, msg))
+		}
+	}
+	if ip := svc.Spec.ClusterIP; ip != "" && ip != corev1.ClusterIPNone && netutils.ParseIPSloppy(ip) == nil {
+		errs = append(errs, field.Invalid(spec.Child("clusterIP"), ip, "must be empty, 'None', or a valid IP address"))
+	}
+	if svc.Spec.SessionAffinity != corev1.ServiceAffinityNone && svc.Spec.SessionAffinity != corev1.ServiceAffinityClientIP {
+		errs = append(errs, notSupported(spec.Child("sessionAffinity"), svc.Spec.SessionAffinity, []corev1.ServiceAffinity{corev1.ServiceAffinityClientIP, corev1.ServiceAffinityNone}))
+	}
+	if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+		if t := *c.ClientIP.TimeoutSeconds; t <= 0 || t > maxClientIPAffinitySeconds {
+			errs = append(errs, field.Invalid(spec.Child("sessionAffinityConfig", "clientIP", "timeoutSeconds"), t, fmt.Sprintf("must be greater than 0 and less than %d", maxClientIPAffinitySeconds)))
+		}
+	}
+	return errs
+}
+
+// ValidateServiceUpdate checks a service update: the cluster IPs may not change.
+func ValidateServiceUpdate(svc, old *corev1.Service) field.ErrorList {
+	errs := ValidateService(svc)
+	spec := field.NewPath("spec")
+	// Changing to or from ExternalName releases or allocates the cluster IP.
+	if old.Spec.Type != corev1.ServiceTypeExternalName && svc.Spec.Type != corev1.ServiceTypeExternalName &&
+		old.Spec.ClusterIP != "" && svc.Spec.ClusterIP != old.Spec.ClusterIP {
+		errs = append(errs, field.Invalid(spec.Child("clusterIP"), svc.Spec.ClusterIP, "field is immutable"))
+	}
+	return errs
+}
+
+// ValidateConfigMap checks the keys and size of a config map.
+func ValidateConfigMap(cm *corev1.ConfigMap) field.ErrorList {
+	var errs field.ErrorList
+	total := 0
+	for k, v := range cm.Data {
+		for _, msg := range validation.IsConfigMapKey(k) {
+			errs = append(errs, field.Invalid(field.NewPath("data").Key(k), k, msg))
+		}
+		total += len(v)
+	}
+	for k, v := range cm.BinaryData {
+		for _, msg := range validation.IsConfigMapKey(k) {
+			errs = append(errs, field.Invalid(field.NewPath("binaryData").Key(k), k, msg))
+		}
+		if _, ok := cm.Data[k]; ok {
+			errs = append(errs, field.Invalid(field.NewPath("binaryData").Key(k), k, "duplicate of key present in data"))
+		}
+		total += len(v)
+	}
+	if total > corev1.MaxSecretSize {
+		errs = append(errs, field.TooLong(field.NewPath(""), "", corev1.MaxSecretSize))
+	}
+	return errs
+}
+
+// ValidateConfigMapUpdate refuses changes to an immutable config map.
+func ValidateConfigMapUpdate(cm, old *corev1.ConfigMap) field.ErrorList {
+	errs := ValidateConfigMap(cm)
+	if old.Immutable != nil && *old.Immutable {
+		if cm.Immutable == nil || !*cm.Immutable {
+			errs = append(errs, field.Forbidden(field.NewPath("immutable"), "field is immutable when `immutable` is set"))
+		}
+		if !apiequality.Semantic.DeepEqual(cm.Data, old.Data) {
+			errs = append(errs, field.Forbidden(field.NewPath("data"), "field is immutable when `immutable` is set"))
+		}
+		if !apiequality.Semantic.DeepEqual(cm.BinaryData, old.BinaryData) {
+			errs = append(errs, field.Forbidden(field.NewPath("binaryData"), "field is immutable when `immutable` is set"))
+		}
+	}
+	return errs
+}
+
+// ValidateSecret checks the keys, size and type-specific keys of a secret.
+func ValidateSecret(s *corev1.Secret) field.ErrorList {
+	var errs field.ErrorList
+	dataPath := field.NewPath("data")
+	total := 0
+	for k, v := range s.Data {
+		for _, msg := range validation.IsConfigMapKey(k) {
+			errs = append(errs, field.Invalid(dataPath.Key(k), k, msg))
+		}
+		total += len(v)
+	}
+	if total > corev1.MaxSecretSize {
+		errs = append(errs, field.TooLong(dataPath, "", corev1.MaxSecretSize))
+	}
+	switch s.Type {
+	case corev1.SecretTypeTLS:
+		for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey} {
+			if _, ok := s.Data[k]; !ok {
+				errs = append(errs, field.Required(dataPath.Key(k), ""))
+			}
+		}
+	case corev1.SecretTypeDockerConfigJson:
+		if _, ok := s.Data[corev1.DockerConfigJsonKey]; !ok {
+			errs = append(errs, field.Required(dataPath.Key(corev1.DockerConfigJsonKey), ""))
+		}
+	case corev1.SecretTypeBasicAuth:
+		_, u := s.Data[corev1.BasicAuthUsernameKey]
+		_, p := s.Data[corev1.BasicAuthPasswordKey]
+		if !u && !p {
+			errs = append(errs, field.Required(dataPath.Key(corev1.BasicAuthUsernameKey), ""))
+			errs = append(errs, field.Required(dataPath.Key(corev1.BasicAuthPasswordKey), ""))
+		}
+	case corev1.SecretTypeSSHAuth:
+		if _, ok := s.Data[corev1.SSHAuthPrivateKey]; !ok {
+			errs = append(errs, field.Required(dataPath.Key(corev1.SSHAuthPrivateKey), ""))
+		}
+	case corev1.SecretTypeServiceAccountToken:
+		if s.Annotations[corev1.ServiceAccountNameKey] == "" {
+			errs = append(errs, field.Required(field.NewPath("metadata", "annotations").Key(corev1.ServiceAccountNameKey), ""))
+		}
+	}
+	return errs
+}
+
+// ValidateSecretUpdate refuses type changes and changes to an immutable secret.
+func ValidateSecretUpdate(s, old *corev1.Secret) field.ErrorList {
+	errs := ValidateSecret(s)
+	errs = append(errs, apivalidation.ValidateImmutableField(s.Type, old.Type, field.NewPath("type"))...)
+	if old.Immutable != nil && *old.Immutable {
+		if s.Immutable == nil || !*s.Immutable {
+			errs = append(errs, field.Forbidden(field.NewPath("immutable"), "field is immutable when `immutable` is set"))
+		}
+		if !apiequality.Semantic.DeepEqual(s.Data, old.Data) {
+			errs = append(errs, field.Forbidden(field.NewPath("data"), "field is immutable when `immutable` is set"))
+		}
+	}
+	return errs
+}
+
+// ValidateNamespaceFinalizers checks spec.finalizers of a namespace.
+func ValidateNamespaceFinalizers(ns *corev1.Namespace) field.ErrorList {
+	var errs field.ErrorList
+	for i, f := range ns.Spec.Finalizers {
+		p := field.NewPath("spec", "finalizers").Index(i)
+		s := string(f)
+		if !strings.Contains(s, "/") && s != string(corev1.FinalizerKubernetes) {
+			errs = append(errs, field.Invalid(p, s, "name is neither a standard finalizer name nor is it fully qualified"))
+		}
+	}
+	return errs
+}
+
+// ValidateNamespaceUpdate keeps the metadata.name label equal to the name.
+func ValidateNamespace(ns *corev1.Namespace) field.ErrorList {
+	errs := ValidateNamespaceFinalizers(ns)
+	if v, ok := ns.Labels[corev1.LabelMetadataName]; ok && v != ns.Name {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "labels").Key(corev1.LabelMetadataName), v, "must match the namespace name"))
+	}
+	return errs
+}
+
+// ValidateNode checks a node's spec.
+func ValidateNode(n *corev1.Node) field.ErrorList {
+	var errs field.ErrorList
+	for i, t := range n.Spec.Taints {
+		p := field.NewPath("spec", "taints").Index(i)
+		for _, msg := range validation.IsQualifiedName(t.Key) {
+			errs = append(errs, field.Invalid(p.Child("key"), t.Key, msg))
+		}
+		switch t.Effect {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		case "":
+			errs = append(errs, field.Required(p.Child("effect"), ""))
+		default:
+			errs = append(errs, notSupported(p.Child("effect"), t.Effect, []corev1.TaintEffect{corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute}))
+		}
+	}
+	if n.Spec.PodCIDR != "" {
+		if _, _, err := netutils.ParseCIDRSloppy(n.Spec.PodCIDR); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "podCIDR"), n.Spec.PodCIDR, "must be a valid CIDR"))
+		}
+	}
+	return errs
+}
+
+// ValidateNodeUpdate keeps podCIDR immutable once set.
+func ValidateNodeUpdate(n, old *corev1.Node) field.ErrorList {
+	errs := ValidateNode(n)
+	if old.Spec.PodCIDR != "" && n.Spec.PodCIDR != old.Spec.PodCIDR {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "podCIDR"), "node updates may not change podCIDR except from \"\" to valid"))
+	}
+	return errs
+}
+
+func validateDNSLabel(value string, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range validation.IsDNS1123Label(value) {
+		errs = append(errs, field.Invalid(fldPath, value, msg))
+	}
+	return errs
+}
+
+func notSupported[T ~string](fldPath *field.Path, value T, valid []T) *field.Error {
+	return field.NotSupported(fldPath, value, valid)
+}
+
+// maxClientIPAffinitySeconds is upstream's limit on sessionAffinityConfig.clientIP.timeoutSeconds (one day).
+const maxClientIPAffinitySeconds = 86400

@@ -1,0 +1,102 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	"k8s.io/apiserver/pkg/authentication/request/union"
+	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	authzunion "k8s.io/apiserver/pkg/authorization/union"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+)
+
+// publicPaths may be read by anyone, authenticated or not, as upstream's
+// system:public-info-viewer role allows.
+var publicPaths = []string{"/healthz", "/livez", "/readyz", "/version"}
+
+// applyAuthentication sets up client certificate and token authentication,
+// and anonymous access limited to the public paths.
+func (c CompletedConfig) applyAuthentication(cfg *genericapiserver.Config) error {
+	var authenticators []authenticator.Request
+	if c.ClientCAFile != "" {
+		ca, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", c.ClientCAFile)
+		if err != nil {
+			return fmt.Errorf("loading --client-ca-file: %w", err)
+		}
+		if err := cfg.Authentication.ApplyClientCert(ca, cfg.SecureServing); err != nil {
+			return fmt.Errorf("configuring client certificates: %w", err)
+		}
+		authenticators = append(authenticators, x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion))
+	}
+	if c.TokenAuthFile != "" {
+		tokens, err := tokenfile.NewCSV(c.TokenAuthFile)
+		if err != nil {
+			return fmt.Errorf("loading --token-auth-file: %w", err)
+		}
+		authenticators = append(authenticators, bearertoken.New(tokens))
+	}
+	authenticators = append(authenticators, authenticator.RequestFunc(anonymousPublic))
+	cfg.Authentication.Authenticator = union.New(authenticators...)
+	return nil
+}
+
+// anonymousPublic authenticates requests without credentials as
+// system:anonymous, but only for the public paths: anything else is 401.
+func anonymousPublic(req *http.Request) (*authenticator.Response, bool, error) {
+	if !isPublicPath(req.URL.Path) {
+		return nil, false, nil
+	}
+	auds, _ := authenticator.AudiencesFrom(req.Context())
+	return &authenticator.Response{
+		User:      &user.DefaultInfo{Name: user.Anonymous, Groups: []string{user.AllUnauthenticated}},
+		Audiences: auds,
+	}, true, nil
+}
+
+func isPublicPath(path string) bool {
+	for _, p := range publicPaths {
+		if path == p || (p != "/version" && strings.HasPrefix(path, p+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// newAuthorizer allows system:masters everything and everyone the public
+// paths; RBAC decides the rest.
+func newAuthorizer() (authorizer.Authorizer, error) {
+	return authzunion.New(
+		authzunion.NamedAuthorizer{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		authzunion.NamedAuthorizer{AuthorizerName: "public-info", Authorizer: publicInfoAuthorizer{}},
+	)
+}
+
+// publicInfoAuthorizer allows GET of the health and version endpoints.
+type publicInfoAuthorizer struct{}
+
+func (publicInfoAuthorizer) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	if a.IsResourceRequest() || a.GetVerb() != "get" {
+		return authorizer.DecisionNoOpinion, "", nil
+	}
+	if isPublicPath(a.GetPath()) {
+		return authorizer.DecisionAllow, "public info", nil
+	}
+	return authorizer.DecisionNoOpinion, "", nil
+}
+
+func (p publicInfoAuthorizer) ConditionsAwareAuthorize(ctx context.Context, a authorizer.Attributes) authorizer.ConditionsAwareDecision {
+	return authorizer.ConditionsAwareDecisionFromParts(p.Authorize(ctx, a))
+}
+
+func (publicInfoAuthorizer) EvaluateConditions(context.Context, authorizer.ConditionsAwareDecision, authorizer.ConditionsData) (authorizer.Decision, string, error) {
+	return authorizer.DecisionDeny, "", authorizer.ErrorConditionEvaluationNotSupported
+}

@@ -1,0 +1,82 @@
+package apiserver
+
+import (
+	"fmt"
+	"net"
+	"time"
+)
+
+// Config is what the API server needs to run. Defaults are applied by
+// Complete; fields are documented with the flag that sets them.
+type Config struct {
+	// BindAddress and SecurePort are where HTTPS is served
+	// (--bind-address, --secure-port).
+	BindAddress net.IP
+	SecurePort  int
+	// Listener, when set, is used instead of binding BindAddress:SecurePort
+	// (tests pass a listener on a free port).
+	Listener net.Listener
+
+	// ServingCertFile and ServingKeyFile are the TLS serving pair
+	// (--tls-cert-file, --tls-private-key-file).
+	ServingCertFile string
+	ServingKeyFile  string
+	// ClientCAFile verifies client certificates (--client-ca-file).
+	ClientCAFile string
+	// TokenAuthFile is a kube-apiserver static token CSV
+	// (token,user,uid,"group1,group2") (--token-auth-file).
+	TokenAuthFile string
+
+	// EtcdServers are etcd client URLs (--etcd-servers); unix:// sockets work.
+	EtcdServers []string
+	// EtcdPrefix is the key prefix of all objects (--etcd-prefix).
+	EtcdPrefix string
+
+	// ServiceClusterIPRange is the CIDR cluster IPs come from
+	// (--service-cluster-ip-range).
+	ServiceClusterIPRange *net.IPNet
+	// ServiceNodePortRange is the range node ports come from.
+	ServiceNodePortRange PortRange
+
+	// RequestTimeout bounds non-watch requests.
+	RequestTimeout time.Duration
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct {
+	Base, Size int
+}
+
+// Complete applies defaults and checks the configuration.
+func (c Config) Complete() (CompletedConfig, error) {
+	if c.BindAddress == nil {
+		c.BindAddress = net.ParseIP("127.0.0.1")
+	}
+	if c.SecurePort == 0 && c.Listener == nil {
+		c.SecurePort = 6443
+	}
+	if c.EtcdPrefix == "" {
+		c.EtcdPrefix = "/registry"
+	}
+	if c.ServiceClusterIPRange == nil {
+		_, c.ServiceClusterIPRange, _ = net.ParseCIDR("10.96.0.0/12")
+	}
+	if c.ServiceNodePortRange.Size == 0 {
+		c.ServiceNodePortRange = PortRange{Base: 30000, Size: 2768}
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = time.Minute
+	}
+	if len(c.EtcdServers) == 0 {
+		return CompletedConfig{}, fmt.Errorf("--etcd-servers must name at least one etcd")
+	}
+	if c.ServingCertFile == "" || c.ServingKeyFile == "" {
+		return CompletedConfig{}, fmt.Errorf("--tls-cert-file and --tls-private-key-file are required")
+	}
+	return CompletedConfig{&c}, nil
+}
+
+// CompletedConfig is a Config with defaults applied.
+type CompletedConfig struct {
+	*Config
+}

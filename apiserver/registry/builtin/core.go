@@ -1,0 +1,251 @@
+package builtin
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	corev1api "github.com/skiffhq/skiff/apis/core/v1"
+	"github.com/skiffhq/skiff/apiserver/registry"
+)
+
+func init() { installers = append(installers, corev1api.Install) }
+
+func coreGroup(deps Deps) Group {
+	gv := corev1.SchemeGroupVersion
+	return Group{Name: "", Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{
+		{
+			GroupVersion: gv, Name: "namespaces", Singular: "namespace", Kind: "Namespace", ShortNames: []string{"ns"},
+			New: func() runtime.Object { return &corev1.Namespace{} }, NewList: func() runtime.Object { return &corev1.NamespaceList{} },
+			ValidateName:     apivalidation.ValidateNamespaceName,
+			Validate:         func(o runtime.Object) field.ErrorList { return corev1api.ValidateNamespace(o.(*corev1.Namespace)) },
+			PrepareForCreate: prepareNamespaceForCreate,
+			PrepareForUpdate: func(_ context.Context, o, old runtime.Object) {
+				// spec.finalizers changes only through namespaces/finalize.
+				o.(*corev1.Namespace).Spec.Finalizers = old.(*corev1.Namespace).Spec.Finalizers
+			},
+			SelectableFields: corev1api.NamespaceFields,
+			Columns:          corev1api.NamespaceColumns, Row: corev1api.NamespaceRow,
+			Status: true, NoGeneration: true,
+			GarbageCollectionPolicy: rest.OrphanDependents,
+			Storage:                 func(s *registry.Store) rest.Storage { return &namespaceREST{Store: s} },
+			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {
+				return map[string]rest.Storage{"finalize": newFinalizeREST(s)}, nil
+			},
+		},
+		{
+			GroupVersion: gv, Name: "pods", Singular: "pod", Kind: "Pod", Namespaced: true,
+			ShortNames: []string{"po"}, Categories: []string{"all"},
+			New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} },
+			Validate: func(o runtime.Object) field.ErrorList { return corev1api.ValidatePod(o.(*corev1.Pod)) },
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return corev1api.ValidatePodUpdate(o.(*corev1.Pod), old.(*corev1.Pod))
+			},
+			PrepareForCreate: func(_ context.Context, o runtime.Object) {
+				pod := o.(*corev1.Pod)
+				pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1api.PodQOSClass(pod)}
+			},
+			SelectableFields: corev1api.PodFields,
+			Columns:          corev1api.PodColumns, Row: corev1api.PodRow,
+			Status:         true,
+			GracefulDelete: podGracefulDelete,
+			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {
+				return map[string]rest.Storage{"binding": &bindingREST{store: s}}, nil
+			},
+		},
+		{
+			GroupVersion: gv, Name: "services", Singular: "service", Kind: "Service", Namespaced: true,
+			ShortNames: []string{"svc"}, Categories: []string{"all"},
+			New: func() runtime.Object { return &corev1.Service{} }, NewList: func() runtime.Object { return &corev1.ServiceList{} },
+			ValidateName: apivalidation.NameIsDNS1035Label,
+			Validate:     func(o runtime.Object) field.ErrorList { return corev1api.ValidateService(o.(*corev1.Service)) },
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return corev1api.ValidateServiceUpdate(o.(*corev1.Service), old.(*corev1.Service))
+			},
+			SelectableFields: corev1api.ServiceFields,
+			Columns:          corev1api.ServiceColumns, Row: corev1api.ServiceRow,
+			Status: true, NoGeneration: true,
+		},
+		{
+			GroupVersion: gv, Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"},
+			New: func() runtime.Object { return &corev1.Endpoints{} }, NewList: func() runtime.Object { return &corev1.EndpointsList{} },
+			Columns: corev1api.EndpointsColumns, Row: corev1api.EndpointsRow,
+			Warnings: func(runtime.Object) []string {
+				return []string{"v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"}
+			},
+		},
+		{
+			GroupVersion: gv, Name: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"},
+			New: func() runtime.Object { return &corev1.Node{} }, NewList: func() runtime.Object { return &corev1.NodeList{} },
+			Validate: func(o runtime.Object) field.ErrorList { return corev1api.ValidateNode(o.(*corev1.Node)) },
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return corev1api.ValidateNodeUpdate(o.(*corev1.Node), old.(*corev1.Node))
+			},
+			SelectableFields: corev1api.NodeFields,
+			PrepareForCreate: func(_ context.Context, o runtime.Object) {
+				// Nodes report their status at creation; keep it.
+			},
+			Columns: corev1api.NodeColumns, Row: corev1api.NodeRow,
+			Status: true, NoGeneration: true, KeepStatusOnCreate: true,
+		},
+		{
+			GroupVersion: gv, Name: "configmaps", Singular: "configmap", Kind: "ConfigMap", Namespaced: true, ShortNames: []string{"cm"},
+			New: func() runtime.Object { return &corev1.ConfigMap{} }, NewList: func() runtime.Object { return &corev1.ConfigMapList{} },
+			Validate: func(o runtime.Object) field.ErrorList { return corev1api.ValidateConfigMap(o.(*corev1.ConfigMap)) },
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return corev1api.ValidateConfigMapUpdate(o.(*corev1.ConfigMap), old.(*corev1.ConfigMap))
+			},
+			Columns: corev1api.ConfigMapColumns, Row: corev1api.ConfigMapRow,
+		},
+		{
+			GroupVersion: gv, Name: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true,
+			New: func() runtime.Object { return &corev1.Secret{} }, NewList: func() runtime.Object { return &corev1.SecretList{} },
+			Validate: func(o runtime.Object) field.ErrorList { return corev1api.ValidateSecret(o.(*corev1.Secret)) },
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return corev1api.ValidateSecretUpdate(o.(*corev1.Secret), old.(*corev1.Secret))
+			},
+			SelectableFields: corev1api.SecretFields,
+			Columns:          corev1api.SecretColumns, Row: corev1api.SecretRow,
+		},
+		{
+			GroupVersion: gv, Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"},
+			New: func() runtime.Object { return &corev1.ServiceAccount{} }, NewList: func() runtime.Object { return &corev1.ServiceAccountList{} },
+			Columns: corev1api.ServiceAccountColumns, Row: corev1api.ServiceAccountRow,
+		},
+		{
+			GroupVersion: gv, Name: "events", Singular: "event", Kind: "Event", Namespaced: true, ShortNames: []string{"ev"},
+			New: func() runtime.Object { return &corev1.Event{} }, NewList: func() runtime.Object { return &corev1.EventList{} },
+			ValidateName:     func(string, bool) []string { return nil },
+			SelectableFields: corev1api.EventFields,
+			Columns:          corev1api.EventColumns, Row: corev1api.EventRow,
+		},
+		{
+			GroupVersion: gv, Name: "podtemplates", Singular: "podtemplate", Kind: "PodTemplate", Namespaced: true,
+			New: func() runtime.Object { return &corev1.PodTemplate{} }, NewList: func() runtime.Object { return &corev1.PodTemplateList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return corev1api.ValidatePodTemplateSpec(&o.(*corev1.PodTemplate).Template, field.NewPath("template"))
+			},
+		},
+	}}}}
+}
+
+func prepareNamespaceForCreate(_ context.Context, o runtime.Object) {
+	ns := o.(*corev1.Namespace)
+	ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+	ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
+}
+
+// podGracefulDelete gives a pod its grace period: the request's, else the
+// pod's terminationGracePeriodSeconds; zero when it never ran on a node or
+// has already finished.
+func podGracefulDelete(_ context.Context, o runtime.Object, options *metav1.DeleteOptions) bool {
+	if options == nil {
+		return false
+	}
+	pod := o.(*corev1.Pod)
+	period := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if options.GracePeriodSeconds != nil {
+		period = *options.GracePeriodSeconds
+	} else if pod.Spec.TerminationGracePeriodSeconds != nil {
+		period = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		period = 0
+	}
+	options.GracePeriodSeconds = &period
+	return true
+}
+
+// namespaceREST deletes a namespace in two steps, as upstream: the first
+// delete marks it Terminating; it is removed once its finalizers are gone.
+type namespaceREST struct {
+	*registry.Store
+}
+
+func (r *namespaceREST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	obj, err := r.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, false, err
+	}
+	ns := obj.(*corev1.Namespace)
+	if options == nil {
+		options = metav1.NewDeleteOptions(0)
+	}
+	if options.Preconditions != nil {
+		if options.Preconditions.UID != nil && *options.Preconditions.UID != ns.UID {
+			return nil, false, apierrors.NewConflict(corev1.Resource("namespaces"), name, fmt.Errorf("precondition failed: UID in precondition: %v, UID in object meta: %v", *options.Preconditions.UID, ns.UID))
+		}
+		if options.Preconditions.ResourceVersion != nil && *options.Preconditions.ResourceVersion != ns.ResourceVersion {
+			return nil, false, apierrors.NewConflict(corev1.Resource("namespaces"), name, fmt.Errorf("precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *options.Preconditions.ResourceVersion, ns.ResourceVersion))
+		}
+	}
+	if ns.DeletionTimestamp.IsZero() {
+		if deleteValidation != nil {
+			if err := deleteValidation(ctx, ns); err != nil {
+				return nil, false, err
+			}
+		}
+		out, err := r.markTerminating(ctx, name, options)
+		return out, false, err
+	}
+	if len(ns.Spec.Finalizers) > 0 {
+		return nil, false, apierrors.NewConflict(corev1.Resource("namespaces"), name,
+			fmt.Errorf("The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."))
+	}
+	return r.Store.Delete(ctx, name, deleteValidation, options)
+}
+
+func (r *namespaceREST) markTerminating(ctx context.Context, name string, options *metav1.DeleteOptions) (runtime.Object, error) {
+	now := metav1.Now()
+	store := r.WithUpdatePreparer(nil)
+	out, _, err := store.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(ctx context.Context, _, old runtime.Object) (runtime.Object, error) {
+		ns := old.DeepCopyObject().(*corev1.Namespace)
+		if ns.DeletionTimestamp.IsZero() {
+			ns.DeletionTimestamp = &now
+		}
+		ns.Status.Phase = corev1.NamespaceTerminating
+		return ns, nil
+	}), nil, nil, false, &metav1.UpdateOptions{DryRun: options.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	ns := out.(*corev1.Namespace)
+	if len(ns.Spec.Finalizers) == 0 && len(ns.Finalizers) == 0 {
+		// Nothing holds it: remove it now.
+		obj, _, err := r.Store.Delete(ctx, name, nil, options)
+		return obj, err
+	}
+	return out, nil
+}
+
+// finalizeREST changes spec.finalizers of a namespace (namespaces/finalize).
+type finalizeREST struct {
+	store *genericregistry.Store
+}
+
+func newFinalizeREST(s *registry.Store) *finalizeREST {
+	return &finalizeREST{store: s.WithUpdatePreparer(func(_ context.Context, obj, old runtime.Object) {
+		// Only spec.finalizers changes here.
+		ns, oldNS := obj.(*corev1.Namespace), old.(*corev1.Namespace)
+		finalizers := ns.Spec.Finalizers
+		meta := ns.ObjectMeta
+		*ns = *oldNS.DeepCopy()
+		ns.ObjectMeta = meta
+		ns.Spec.Finalizers = finalizers
+	})}
+}
+
+func (r *finalizeREST) New() runtime.Object { return &corev1.Namespace{} }
+func (r *finalizeREST) Destroy()            {}
+
+func (r *finalizeREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}

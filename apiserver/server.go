@@ -1,0 +1,250 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/otel/trace/noop"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
+	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
+	apiextensionsoptions "k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
+	crdopenapi "k8s.io/apiextensions-apiserver/pkg/controller/openapi"
+	crdopenapiv3 "k8s.io/apiextensions-apiserver/pkg/controller/openapiv3"
+	extensionsopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	serverstorage "k8s.io/apiserver/pkg/server/storage"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/apiserver/pkg/util/webhook"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	"k8s.io/kube-openapi/pkg/common"
+
+	"github.com/skiffhq/skiff/apiserver/openapi"
+	"github.com/skiffhq/skiff/apiserver/registry"
+	"github.com/skiffhq/skiff/apiserver/registry/builtin"
+)
+
+// KubeVersion is the Kubernetes version whose API skiff serves.
+const KubeVersion = "1.37.2"
+
+// Server is a built API server, ready to run.
+type Server struct {
+	generic  *genericapiserver.GenericAPIServer
+	crd      *apiextensionsapiserver.CustomResourceDefinitions
+	loopback *rest.Config
+	config   CompletedConfig
+}
+
+// LoopbackClientConfig returns a privileged client config for in-process
+// components (controllers, the in-process agent).
+func (s *Server) LoopbackClientConfig() *rest.Config { return rest.CopyConfig(s.loopback) }
+
+// New builds the API server: the built-in groups in front, the
+// apiextensions server behind them.
+func (c CompletedConfig) New() (*Server, error) {
+	cfg := genericapiserver.NewRecommendedConfig(Codecs)
+	cfg.EffectiveVersion = newEffectiveVersion()
+	cfg.RequestTimeout = c.RequestTimeout
+	cfg.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
+		sets.NewString("watch", "proxy"),
+		sets.NewString("attach", "exec", "proxy", "log", "portforward"),
+	)
+
+	serving := genericoptions.NewSecureServingOptions()
+	serving.BindAddress = c.BindAddress
+	serving.BindPort = c.SecurePort
+	serving.Listener = c.Listener
+	serving.ServerCert.CertKey = genericoptions.CertKey{CertFile: c.ServingCertFile, KeyFile: c.ServingKeyFile}
+	if err := serving.WithLoopback().ApplyTo(&cfg.SecureServing, &cfg.LoopbackClientConfig); err != nil {
+		return nil, fmt.Errorf("configuring serving: %w", err)
+	}
+	if err := c.applyAuthentication(&cfg.Config); err != nil {
+		return nil, err
+	}
+	authz, err := newAuthorizer()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Authorization.Authorizer = authz
+	genericapiserver.AuthorizeClientBearerToken(cfg.LoopbackClientConfig, &cfg.Authentication, &cfg.Authorization)
+
+	namerScheme := runtime.NewScheme()
+	if err := builtin.AddExternalToScheme(namerScheme); err != nil {
+		return nil, err
+	}
+	metav1.AddToGroupVersion(namerScheme, schema.GroupVersion{Version: "v1"})
+	namer := openapinamer.NewDefinitionNamer(namerScheme, apiextensionsapiserver.Scheme)
+	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions, namer)
+	cfg.OpenAPIConfig.Info.Title = "Kubernetes"
+	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)
+	cfg.OpenAPIV3Config.Info.Title = "Kubernetes"
+
+	groups := builtin.Groups(builtin.Deps{})
+	resourceConfig := serverstorage.NewResourceConfig()
+	for _, g := range groups {
+		for _, v := range g.Versions {
+			resourceConfig.EnableVersions(v.GroupVersion)
+		}
+	}
+	cfg.MergedResourceConfig = resourceConfig
+
+	etcdOpts := genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig(c.EtcdPrefix, nil))
+	etcdOpts.StorageConfig.Transport.ServerList = c.EtcdServers
+	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, runtime.ContentTypeProtobuf, Codecs,
+		serverstorage.NewDefaultResourceEncodingConfig(Scheme), resourceConfig, nil)
+	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &cfg.Config); err != nil {
+		return nil, fmt.Errorf("configuring storage: %w", err)
+	}
+
+	// One aggregated discovery document for built-in and custom resources.
+	cfg.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")
+
+	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating the loopback client: %w", err)
+	}
+	cfg.SharedInformerFactory = informers.NewSharedInformerFactory(client, 10*time.Minute)
+	admit, err := newAdmission(client, cfg.SharedInformerFactory)
+	if err != nil {
+		return nil, err
+	}
+	cfg.AdmissionControl = admit
+
+	crdConfig, err := c.apiextensionsConfig(cfg, etcdOpts)
+	if err != nil {
+		return nil, err
+	}
+	crdServer, err := crdConfig.Complete().New(genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("creating the apiextensions server: %w", err)
+	}
+
+	generic, err := cfg.Complete().New("skiff-apiserver", crdServer.GenericAPIServer)
+	if err != nil {
+		return nil, fmt.Errorf("creating the API server: %w", err)
+	}
+	s := &Server{generic: generic, crd: crdServer, loopback: cfg.LoopbackClientConfig, config: c}
+	if err := s.installGroups(groups, cfg.RESTOptionsGetter); err != nil {
+		return nil, err
+	}
+	generic.AddPostStartHookOrDie("skiff-crd-openapi", s.runCRDOpenAPIControllers)
+	generic.AddPostStartHookOrDie("skiff-bootstrap", func(ctx genericapiserver.PostStartHookContext) error {
+		return bootstrap(ctx, client, c)
+	})
+	return s, nil
+}
+
+func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
+	defs := openapi.GetOpenAPIDefinitions(ref)
+	for k, v := range extensionsopenapi.GetOpenAPIDefinitions(ref) {
+		defs[k] = v
+	}
+	return defs
+}
+
+func newAdmission(client kubernetes.Interface, factory informers.SharedInformerFactory) (admission.Interface, error) {
+	lc, err := lifecycle.NewLifecycle(sets.New(metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic))
+	if err != nil {
+		return nil, err
+	}
+	lc.SetExternalKubeInformerFactory(factory)
+	lc.SetExternalKubeClientSet(client)
+	if err := lc.ValidateInitialization(); err != nil {
+		return nil, err
+	}
+	return admission.NewChainHandler(lc), nil
+}
+
+func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOptionsGetter) error {
+	for _, g := range groups {
+		info := genericapiserver.NewDefaultAPIGroupInfo(g.Name, Scheme, metav1.ParameterCodec, Codecs)
+		info.PrioritizedVersions = nil
+		for _, v := range g.Versions {
+			storage := map[string]restStorage{}
+			for _, res := range v.Resources {
+				st, err := registry.NewStorage(res, Scheme, optsGetter)
+				if err != nil {
+					return err
+				}
+				for k, v := range st {
+					storage[k] = v
+				}
+			}
+			info.VersionedResourcesStorageMap[v.GroupVersion.Version] = storage
+			info.PrioritizedVersions = append(info.PrioritizedVersions, v.GroupVersion)
+		}
+		var err error
+		if g.Name == "" {
+			err = s.generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &info)
+		} else {
+			err = s.generic.InstallAPIGroup(&info)
+		}
+		if err != nil {
+			return fmt.Errorf("installing API group %q: %w", g.Name, err)
+		}
+	}
+	return nil
+}
+
+// apiextensionsConfig derives the CRD server's configuration from the main
+// one, as kube-apiserver does: same serving, auth and admission; its own
+// scheme, storage codec and resources.
+func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedConfig, etcdOpts *genericoptions.EtcdOptions) (*apiextensionsapiserver.Config, error) {
+	generic := main.Config
+	generic.PostStartHooks = map[string]genericapiserver.PostStartHookConfigEntry{}
+	generic.RESTOptionsGetter = nil
+	generic.MergedResourceConfig = apiextensionsapiserver.DefaultAPIResourceConfigSource()
+
+	crdEtcd := *etcdOpts
+	crdEtcd.StorageConfig.Codec = apiextensionsapiserver.Codecs.LegacyCodec(apiextensionsv1beta1.SchemeGroupVersion, apiextensionsv1.SchemeGroupVersion)
+	crdEtcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(apiextensionsv1beta1.SchemeGroupVersion, schema.GroupKind{Group: apiextensionsv1beta1.GroupName})
+	crdEtcd.SkipHealthEndpoints = true
+	if err := crdEtcd.ApplyTo(&generic); err != nil {
+		return nil, fmt.Errorf("configuring CRD storage: %w", err)
+	}
+	return &apiextensionsapiserver.Config{
+		GenericConfig: &genericapiserver.RecommendedConfig{Config: generic, SharedInformerFactory: main.SharedInformerFactory},
+		ExtraConfig: apiextensionsapiserver.ExtraConfig{
+			CRDRESTOptionsGetter: apiextensionsoptions.NewCRDRESTOptionsGetter(crdEtcd, generic.ResourceTransformers, generic.StorageObjectCountTracker),
+			MasterCount:          1,
+			AuthResolverWrapper:  webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, main.LoopbackClientConfig, noop.NewTracerProvider()),
+		},
+	}, nil
+}
+
+// runCRDOpenAPIControllers publishes CRD schemas in the main server's
+// /openapi/v2 and /openapi/v3, which is the one clients reach.
+func (s *Server) runCRDOpenAPIControllers(ctx genericapiserver.PostStartHookContext) error {
+	crdInformer := s.crd.Informers.Apiextensions().V1().CustomResourceDefinitions()
+	if s.generic.StaticOpenAPISpec != nil && s.generic.OpenAPIVersionedService != nil {
+		go crdopenapi.NewController(crdInformer).Run(s.generic.StaticOpenAPISpec, s.generic.OpenAPIVersionedService, ctx.Done())
+	}
+	if s.generic.OpenAPIV3VersionedService != nil {
+		go crdopenapiv3.NewController(crdInformer).Run(s.generic.OpenAPIV3VersionedService, ctx.Done())
+	}
+	return nil
+}
+
+// Handler returns the server's HTTP handler (tests and in-process use).
+func (s *Server) Handler() http.Handler { return s.generic.Handler }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	klog.FromContext(ctx).Info("Starting the API server", "address", s.config.BindAddress, "port", s.config.SecurePort)
+	return s.generic.PrepareRun().RunWithContext(ctx)
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+
+	"github.com/skiffhq/skiff/apiserver"
+	"github.com/skiffhq/skiff/server"
+)
+
+func newServerCommand() *cobra.Command {
+	o := server.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a cluster: embedded etcd and the API server in one process",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.Run(genericapiserver.SetupSignalContext())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for all state: etcd data, certificates, the admin kubeconfig and the agent join token")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address to serve the Kubernetes API on (0.0.0.0 for all interfaces)")
+	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "port to serve the Kubernetes API on over HTTPS")
+	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", o.ServiceClusterIPRange, "CIDR range that Service cluster IPs are allocated from")
+	return cmd
+}
+
+func skiffVersion() string { return apiserver.Version }
+
+func kubeVersion() string { return apiserver.KubeVersion }

@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/skiffhq/skiff/apiserver"
+	"github.com/skiffhq/skiff/apiserver/certs"
+	"github.com/skiffhq/skiff/apiserver/etcd"
+)
+
+// Options are the flags of `skiff server`.
+type Options struct {
+	// DataDir holds all state (--data-dir).
+	DataDir string
+	// BindAddress and SecurePort are where the API is served.
+	BindAddress string
+	SecurePort  int
+	// ServiceClusterIPRange is the CIDR of cluster IPs.
+	ServiceClusterIPRange string
+	// Listener, when set, replaces binding BindAddress:SecurePort (tests).
+	Listener net.Listener
+	// UnsafeNoFsync makes etcd skip fsync (tests only).
+	UnsafeNoFsync bool
+	// Ready, when set, is closed once the server answers /readyz.
+	Ready chan<- struct{}
+}
+
+// NewOptions returns the defaults of `skiff server`.
+func NewOptions() *Options {
+	return &Options{DataDir: ".skiff", BindAddress: "127.0.0.1", SecurePort: 6443, ServiceClusterIPRange: "10.96.0.0/12"}
+}
+
+// Paths of the files in the data directory that users and agents read.
+func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kubeconfig") }
+
+// TokenPath is the agent join token.
+func TokenPath(dataDir string) string { return filepath.Join(dataDir, "token") }
+
+// Validate checks the options, naming the flag at fault.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if net.ParseIP(o.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress))
+	}
+	if o.Listener == nil && (o.SecurePort <= 0 || o.SecurePort > 65535) {
+		errs = append(errs, fmt.Errorf("--secure-port %d is not a port between 1 and 65535", o.SecurePort))
+	}
+	if _, _, err := net.ParseCIDR(o.ServiceClusterIPRange); err != nil {
+		errs = append(errs, fmt.Errorf("--service-cluster-ip-range %q: %w", o.ServiceClusterIPRange, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts everything and serves until ctx ends.
+func (o *Options) Run(ctx context.Context) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	logger := klog.FromContext(ctx)
+	start := time.Now()
+	dataDir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating --data-dir: %w", err)
+	}
+	pki := certs.PKI{Dir: filepath.Join(dataDir, "pki")}
+	bind := net.ParseIP(o.BindAddress)
+	hosts, ips := servingNames(bind)
+	if _, err := pki.Ensure(hosts, ips); err != nil {
+		return err
+	}
+	tokenFile, err := ensureToken(dataDir, pki.Dir)
+	if err != nil {
+		return err
+	}
+
+	etcdServer, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(dataDir, "etcd"), UnsafeNoFsync: o.UnsafeNoFsync})
+	if err != nil {
+		return err
+	}
+	defer etcdServer.Close()
+
+	_, serviceRange, _ := net.ParseCIDR(o.ServiceClusterIPRange)
+	cfg, err := apiserver.Config{
+		BindAddress:           bind,
+		SecurePort:            o.SecurePort,
+		Listener:              o.Listener,
+		ServingCertFile:       pki.ServingCert(),
+		ServingKeyFile:        pki.ServingKey(),
+		ClientCAFile:          pki.CACert(),
+		TokenAuthFile:         tokenFile,
+		EtcdServers:           etcdServer.Endpoints(),
+		ServiceClusterIPRange: serviceRange,
+	}.Complete()
+	if err != nil {
+		return err
+	}
+	srv, err := cfg.New()
+	if err != nil {
+		return err
+	}
+	kubeconfig := KubeconfigPath(dataDir)
+	if err := certs.WriteKubeconfig(kubeconfig, o.serverURL(), pki.CACert(), pki.AdminCert(), pki.AdminKey()); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errCh := make(chan error, 1)
+	go func() { errCh <- srv.Run(ctx) }()
+	go func() {
+		if err := waitReady(ctx, kubeconfig); err != nil {
+			return
+		}
+		logger.Info("skiff is ready", "took", time.Since(start).Round(time.Millisecond), "kubeconfig", kubeconfig)
+		if o.Ready != nil {
+			close(o.Ready)
+		}
+	}()
+	select {
+	case err := <-errCh:
+		return err
+	case err := <-etcdServer.Err():
+		cancel()
+		<-errCh
+		return fmt.Errorf("etcd failed: %w", err)
+	}
+}
+
+func (o *Options) serverURL() string {
+	host := o.BindAddress
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	port := o.SecurePort
+	if o.Listener != nil {
+		if addr, ok := o.Listener.Addr().(*net.TCPAddr); ok {
+			port = addr.Port
+		}
+	}
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// servingNames are the names and addresses the serving certificate covers.
+func servingNames(bind net.IP) ([]string, []net.IP) {
+	var hosts []string
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	var ips []net.IP
+	if bind != nil && !bind.IsUnspecified() && !bind.IsLoopback() {
+		ips = append(ips, bind)
+	}
+	if bind != nil && bind.IsUnspecified() {
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+					ips = append(ips, n.IP)
+				}
+			}
+		}
+	}
+	return hosts, ips
+}
+
+// ensureToken creates the agent join token once and the token file the
+// API server authenticates it with.
+func ensureToken(dataDir, pkiDir string) (string, error) {
+	path := TokenPath(dataDir)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		data = []byte(hex.EncodeToString(b) + "\n")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return "", fmt.Errorf("writing the join token: %w", err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("reading the join token: %w", err)
+	}
+	token := strings.TrimSpace(string(data))
+	csv := filepath.Join(pkiDir, "tokens.csv")
+	line := fmt.Sprintf("%s,system:skiff:agent-join,skiff-agent-join,system:bootstrappers\n", token)
+	if err := os.WriteFile(csv, []byte(line), 0o600); err != nil {
+		return "", fmt.Errorf("writing the token file: %w", err)
+	}
+	return csv, nil
+}
+
+// waitReady polls /readyz with the admin kubeconfig until it answers ok.
+func waitReady(ctx context.Context, kubeconfig string) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	return wait.PollUntilContextCancel(ctx, 20*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil && string(body) == "ok", nil
+	})
+}
