@@ -204,3 +204,5 @@ func (s preparerStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime
 		s.prepare(ctx, obj, old)
 	}
 }
+
+

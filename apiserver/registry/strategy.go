@@ -89,24 +89,16 @@ func (s *strategy) AllowCreateOnUpdate(ctx context.Context) bool { return false 
 
 func (s *strategy) AllowUnconditionalUpdate(ctx context.Context) bool { return true }
 
+// ValidateUpdate checks the type-specific rules; rest.BeforeUpdate already
+// validates object metadata and its immutable fields for every resource.
 func (s *strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
-	}
-	oldMeta, err := meta.Accessor(old)
-	if err != nil {
-		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
-	}
-	errs := apivalidation.ValidateObjectMetaAccessor(m, s.res.Namespaced, s.validateName(), field.NewPath("metadata"))
-	errs = append(errs, apivalidation.ValidateObjectMetaAccessorUpdate(m, oldMeta, field.NewPath("metadata"))...)
 	switch {
 	case s.res.ValidateUpdate != nil:
-		errs = append(errs, s.res.ValidateUpdate(obj, old)...)
+		return s.res.ValidateUpdate(obj, old)
 	case s.res.Validate != nil:
-		errs = append(errs, s.res.Validate(obj)...)
+		return s.res.Validate(obj)
 	}
-	return errs
+	return nil
 }
 
 func (s *strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string {
@@ -162,16 +154,9 @@ func (s statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.O
 	}
 }
 
+// ValidateUpdate has nothing to add to the common metadata checks.
 func (s statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
-	}
-	oldMeta, err := meta.Accessor(old)
-	if err != nil {
-		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
-	}
-	return apivalidation.ValidateObjectMetaAccessorUpdate(m, oldMeta, field.NewPath("metadata"))
+	return nil
 }
 
 func (s statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+	storeerr "k8s.io/apiserver/pkg/storage/errors"
 
 	corev1api "github.com/skiffhq/skiff/apis/core/v1"
 	"github.com/skiffhq/skiff/apiserver/registry"
@@ -204,27 +206,36 @@ func (r *namespaceREST) Delete(ctx context.Context, name string, deleteValidatio
 }
 
 func (r *namespaceREST) markTerminating(ctx context.Context, name string, options *metav1.DeleteOptions) (runtime.Object, error) {
-	now := metav1.Now()
-	store := r.WithUpdatePreparer(nil)
-	out, _, err := store.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(ctx context.Context, _, old runtime.Object) (runtime.Object, error) {
-		ns := old.DeepCopyObject().(*corev1.Namespace)
-		if ns.DeletionTimestamp.IsZero() {
-			ns.DeletionTimestamp = &now
-		}
-		ns.Status.Phase = corev1.NamespaceTerminating
-		return ns, nil
-	}), nil, nil, false, &metav1.UpdateOptions{DryRun: options.DryRun})
+	key, err := r.KeyFunc(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	ns := out.(*corev1.Namespace)
-	if len(ns.Spec.Finalizers) == 0 && len(ns.Finalizers) == 0 {
+	now := metav1.Now()
+	out := &corev1.Namespace{}
+	dryRun := len(options.DryRun) > 0 && options.DryRun[0] == metav1.DryRunAll
+	// Written straight to storage, as upstream does: clients may not set
+	// deletionTimestamp through an update.
+	err = r.Store.Store.Storage.GuaranteedUpdate(ctx, key, out, false, nil, storage.SimpleUpdate(func(existing runtime.Object) (runtime.Object, error) {
+		ns := existing.(*corev1.Namespace)
+		if ns.DeletionTimestamp.IsZero() {
+			ns.DeletionTimestamp = &now
+			ns.DeletionGracePeriodSeconds = ptrInt64(0)
+		}
+		ns.Status.Phase = corev1.NamespaceTerminating
+		return ns, nil
+	}), dryRun, nil)
+	if err != nil {
+		return nil, storeerr.InterpretUpdateError(err, corev1.Resource("namespaces"), name)
+	}
+	if len(out.Spec.Finalizers) == 0 && len(out.Finalizers) == 0 {
 		// Nothing holds it: remove it now.
 		obj, _, err := r.Store.Delete(ctx, name, nil, options)
 		return obj, err
 	}
 	return out, nil
 }
+
+func ptrInt64(v int64) *int64 { return &v }
 
 // finalizeREST changes spec.finalizers of a namespace (namespaces/finalize).
 type finalizeREST struct {

@@ -1,0 +1,251 @@
+package testserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// Binary returns the skiff binary to test: $SKIFF_BIN, or one built from
+// this checkout into a temporary directory (once per test process).
+func Binary() (string, error) {
+	if b := os.Getenv("SKIFF_BIN"); b != "" {
+		return b, nil
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "skiff-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "skiff")
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/skiff")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building skiff: %v\n%s", err, out)
+		}
+	})
+	return builtBin, buildErr
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Server is a running skiff server process.
+type Server struct {
+	DataDir    string
+	Port       int
+	Kubeconfig string
+	Args       []string
+	Log        string
+
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// Start runs `skiff server` with a fresh data dir and waits until it is
+// ready; the server is stopped when the test ends.
+func Start(t testing.TB, extraArgs ...string) *Server {
+	t.Helper()
+	s := &Server{DataDir: t.TempDir()}
+	s.Args = extraArgs
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// Restart stops the server (SIGTERM) and starts it again on the same data dir.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if err := s.Stop(); err != nil {
+		t.Fatalf("stopping: %v", err)
+	}
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// KillAndRestart kills the server with SIGKILL and starts it again.
+func (s *Server) KillAndRestart(t testing.TB) {
+	t.Helper()
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.done
+		s.cmd = nil
+	}
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *Server) start() error {
+	bin, err := Binary()
+	if err != nil {
+		return err
+	}
+	if s.Port == 0 {
+		if s.Port, err = FreePort(); err != nil {
+			return err
+		}
+	}
+	s.Log = filepath.Join(s.DataDir, "server.log")
+	logFile, err := os.OpenFile(s.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	args := append([]string{"server", "--data-dir", s.DataDir, "--secure-port", strconv.Itoa(s.Port)}, s.Args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("starting %s: %w", bin, err)
+	}
+	s.cmd = cmd
+	s.done = make(chan error, 1)
+	go func() {
+		s.done <- cmd.Wait()
+		logFile.Close()
+	}()
+	s.Kubeconfig = filepath.Join(s.DataDir, "kubeconfig")
+	if err := s.waitReady(60 * time.Second); err != nil {
+		_ = s.Stop()
+		log, _ := os.ReadFile(s.Log)
+		return fmt.Errorf("server not ready: %w\n--- server log (tail) ---\n%s", err, tail(log, 4000))
+	}
+	return nil
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func (s *Server) waitReady(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return false, fmt.Errorf("server exited: %v", err)
+		default:
+		}
+		cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+		if err != nil {
+			return false, nil
+		}
+		c, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return false, nil
+		}
+		body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err != nil || string(body) != "ok" {
+			return false, nil
+		}
+		// The bootstrap namespaces exist once the server is ready.
+		_, err = c.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+}
+
+// Stop sends SIGTERM and waits for the process to exit.
+func (s *Server) Stop() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	var err error
+	select {
+	case err = <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		err = <-s.done
+		err = fmt.Errorf("server did not exit within 30s of SIGTERM (killed): %v", err)
+	}
+	s.cmd = nil
+	return err
+}
+
+// RESTConfig returns an admin client config.
+func (s *Server) RESTConfig(t testing.TB) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	return cfg
+}
+
+// Client returns an admin clientset.
+func (s *Server) Client(t testing.TB) kubernetes.Interface {
+	t.Helper()
+	c, err := kubernetes.NewForConfig(s.RESTConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Kubectl runs the kubectl on PATH against the server and returns its
+// combined output.
+func (s *Server) Kubectl(args ...string) (string, error) {
+	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", s.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
