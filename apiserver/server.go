@@ -110,6 +110,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &cfg.Config); err != nil {
 		return nil, fmt.Errorf("configuring storage: %w", err)
 	}
+	cfg.RESTOptionsGetter = tooLargeErrors{cfg.RESTOptionsGetter}
 
 	// One aggregated discovery document for built-in and custom resources.
 	cfg.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")
@@ -217,10 +218,11 @@ func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedC
 	if err := crdEtcd.ApplyTo(&generic); err != nil {
 		return nil, fmt.Errorf("configuring CRD storage: %w", err)
 	}
+	generic.RESTOptionsGetter = tooLargeErrors{generic.RESTOptionsGetter}
 	return &apiextensionsapiserver.Config{
 		GenericConfig: &genericapiserver.RecommendedConfig{Config: generic, SharedInformerFactory: main.SharedInformerFactory},
 		ExtraConfig: apiextensionsapiserver.ExtraConfig{
-			CRDRESTOptionsGetter: apiextensionsoptions.NewCRDRESTOptionsGetter(crdEtcd, generic.ResourceTransformers, generic.StorageObjectCountTracker),
+			CRDRESTOptionsGetter: tooLargeErrors{apiextensionsoptions.NewCRDRESTOptionsGetter(crdEtcd, generic.ResourceTransformers, generic.StorageObjectCountTracker)},
 			MasterCount:          1,
 			AuthResolverWrapper:  webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, main.LoopbackClientConfig, noop.NewTracerProvider()),
 		},

@@ -204,5 +204,3 @@ func (s preparerStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime
 		s.prepare(ctx, obj, old)
 	}
 }
-
-
