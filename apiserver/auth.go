@@ -72,11 +72,12 @@ func isPublicPath(path string) bool {
 }
 
 // newAuthorizer allows system:masters everything and everyone the public
-// paths; RBAC decides the rest.
-func newAuthorizer() (authorizer.Authorizer, error) {
+// paths (also before RBAC's caches are filled); RBAC decides the rest.
+func newAuthorizer(rbacAuthz authorizer.Authorizer) (authorizer.Authorizer, error) {
 	return authzunion.New(
 		authzunion.NamedAuthorizer{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
 		authzunion.NamedAuthorizer{AuthorizerName: "public-info", Authorizer: publicInfoAuthorizer{}},
+		authzunion.NamedAuthorizer{AuthorizerName: "RBAC", Authorizer: rbacAuthz},
 	)
 }
 

@@ -13,7 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
+	"k8s.io/component-helpers/auth/rbac/reconciliation"
 	netutils "k8s.io/utils/net"
+
+	"github.com/skiffhq/skiff/config/bootstrappolicy"
 )
 
 // systemNamespaces exist from the first start, as in every cluster.
@@ -33,6 +36,9 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, c CompletedConf
 }
 
 func ensureBootstrapObjects(ctx context.Context, client kubernetes.Interface, c CompletedConfig) error {
+	if err := ensureRBACPolicy(client); err != nil {
+		return err
+	}
 	for _, name := range systemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -68,4 +74,32 @@ func (c CompletedConfig) advertisedPort() int {
 		}
 	}
 	return c.SecurePort
+}
+
+// ensureRBACPolicy creates the bootstrap roles and bindings, and adds what
+// is missing to those marked for auto-update, as upstream does at startup.
+func ensureRBACPolicy(client kubernetes.Interface) error {
+	for i := range bootstrappolicy.ClusterRoles() {
+		role := bootstrappolicy.ClusterRoles()[i]
+		opts := reconciliation.ReconcileRoleOptions{
+			Role:    reconciliation.ClusterRoleRuleOwner{ClusterRole: &role},
+			Client:  reconciliation.ClusterRoleModifier{Client: client.RbacV1().ClusterRoles()},
+			Confirm: true,
+		}
+		if _, err := opts.Run(); err != nil {
+			return fmt.Errorf("reconciling cluster role %s: %w", role.Name, err)
+		}
+	}
+	for i := range bootstrappolicy.ClusterRoleBindings() {
+		b := bootstrappolicy.ClusterRoleBindings()[i]
+		opts := reconciliation.ReconcileRoleBindingOptions{
+			RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &b},
+			Client:      reconciliation.ClusterRoleBindingClientAdapter{Client: client.RbacV1().ClusterRoleBindings()},
+			Confirm:     true,
+		}
+		if _, err := opts.Run(); err != nil {
+			return fmt.Errorf("reconciling cluster role binding %s: %w", b.Name, err)
+		}
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ import (
 	"k8s.io/kube-openapi/pkg/common"
 
 	"github.com/skiffhq/skiff/apiserver/openapi"
+	"github.com/skiffhq/skiff/apiserver/rbac"
 	"github.com/skiffhq/skiff/apiserver/registry"
 	"github.com/skiffhq/skiff/apiserver/registry/builtin"
 )
@@ -76,7 +77,17 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := c.applyAuthentication(&cfg.Config); err != nil {
 		return nil, err
 	}
-	authz, err := newAuthorizer()
+	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
+	if err != nil {
+		return nil, fmt.Errorf("creating the loopback client: %w", err)
+	}
+	cfg.SharedInformerFactory = informers.NewSharedInformerFactory(client, 10*time.Minute)
+	rbacInformers := cfg.SharedInformerFactory.Rbac().V1()
+	rbacAuthz := rbac.New(rbac.Listers{
+		Roles: rbacInformers.Roles().Lister(), RoleBindings: rbacInformers.RoleBindings().Lister(),
+		ClusterRoles: rbacInformers.ClusterRoles().Lister(), ClusterRoleBindings: rbacInformers.ClusterRoleBindings().Lister(),
+	})
+	authz, err := newAuthorizer(rbacAuthz)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +105,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)
 	cfg.OpenAPIV3Config.Info.Title = "Kubernetes"
 
-	groups := builtin.Groups(builtin.Deps{})
+	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz})
 	resourceConfig := serverstorage.NewResourceConfig()
 	for _, g := range groups {
 		for _, v := range g.Versions {
@@ -115,11 +126,6 @@ func (c CompletedConfig) New() (*Server, error) {
 	// One aggregated discovery document for built-in and custom resources.
 	cfg.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")
 
-	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
-	if err != nil {
-		return nil, fmt.Errorf("creating the loopback client: %w", err)
-	}
-	cfg.SharedInformerFactory = informers.NewSharedInformerFactory(client, 10*time.Minute)
 	admit, err := newAdmission(client, cfg.SharedInformerFactory)
 	if err != nil {
 		return nil, err

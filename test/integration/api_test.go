@@ -475,4 +475,3 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
-

@@ -13,8 +13,10 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/skiffhq/skiff/apiserver/registry"
 )
@@ -73,8 +75,19 @@ func Groups(deps Deps) []Group {
 		policyGroup(),
 		networkingGroup(),
 		rbacGroup(),
+		authenticationGroup(),
+		authorizationGroup(deps),
 	}
 }
 
 // Deps are what some resources need from the running server.
-type Deps struct{}
+type Deps struct {
+	// Authorizer answers access reviews.
+	Authorizer authorizer.Authorizer
+	// RuleResolver answers rules reviews.
+	RuleResolver authorizer.RuleResolver
+}
+
+func gvOf(gv metav1.GroupVersion) schema.GroupVersion {
+	return schema.GroupVersion{Group: gv.Group, Version: gv.Version}
+}

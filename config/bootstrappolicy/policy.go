@@ -1,0 +1,163 @@
+package bootstrappolicy
+
+import (
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+)
+
+const (
+	aggregateToAdmin = "rbac.authorization.k8s.io/aggregate-to-admin"
+	aggregateToEdit  = "rbac.authorization.k8s.io/aggregate-to-edit"
+	aggregateToView  = "rbac.authorization.k8s.io/aggregate-to-view"
+	autoUpdate       = "rbac.authorization.kubernetes.io/autoupdate"
+)
+
+var (
+	readVerbs  = []string{"get", "list", "watch"}
+	writeVerbs = []string{"create", "delete", "deletecollection", "patch", "update"}
+	allVerbs   = append(append([]string{}, readVerbs...), writeVerbs...)
+)
+
+func rule(verbs []string, groups []string, resources ...string) rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{Verbs: verbs, APIGroups: groups, Resources: resources}
+}
+
+func urls(verbs []string, paths ...string) rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{Verbs: verbs, NonResourceURLs: paths}
+}
+
+func meta(name string, labels map[string]string) metav1.ObjectMeta {
+	l := map[string]string{"kubernetes.io/bootstrapping": "rbac-defaults"}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return metav1.ObjectMeta{Name: name, Labels: l, Annotations: map[string]string{autoUpdate: "true"}}
+}
+
+func aggregated(name, label string, labels map[string]string) rbacv1.ClusterRole {
+	return rbacv1.ClusterRole{
+		ObjectMeta: meta(name, labels),
+		AggregationRule: &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{
+			{MatchLabels: map[string]string{label: "true"}},
+		}},
+	}
+}
+
+var (
+	core         = []string{""}
+	apps         = []string{"apps"}
+	batch        = []string{"batch"}
+	autoscaling  = []string{"autoscaling"}
+	networking   = []string{"networking.k8s.io"}
+	policy       = []string{"policy"}
+	discovery    = []string{"discovery.k8s.io"}
+	rbac         = []string{"rbac.authorization.k8s.io"}
+	authz        = []string{"authorization.k8s.io"}
+	authn        = []string{"authentication.k8s.io"}
+	coordination = []string{"coordination.k8s.io"}
+)
+
+// ClusterRoles returns the bootstrap cluster roles.
+func ClusterRoles() []rbacv1.ClusterRole {
+	return []rbacv1.ClusterRole{
+		{
+			ObjectMeta: meta("cluster-admin", nil),
+			Rules: []rbacv1.PolicyRule{
+				rule([]string{"*"}, []string{"*"}, "*"),
+				urls([]string{"*"}, "*"),
+			},
+		},
+		{
+			ObjectMeta: meta("system:discovery", nil),
+			Rules: []rbacv1.PolicyRule{urls([]string{"get"},
+				"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/")},
+		},
+		{
+			ObjectMeta: meta("system:basic-user", nil),
+			Rules: []rbacv1.PolicyRule{
+				rule([]string{"create"}, authz, "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
+				rule([]string{"create"}, authn, "selfsubjectreviews"),
+			},
+		},
+		{
+			ObjectMeta: meta("system:public-info-viewer", nil),
+			Rules:      []rbacv1.PolicyRule{urls([]string{"get"}, "/healthz", "/livez", "/readyz", "/version", "/version/")},
+		},
+		{
+			ObjectMeta: meta("system:monitoring", nil),
+			Rules: []rbacv1.PolicyRule{urls([]string{"get"},
+				"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/metrics", "/metrics/slis")},
+		},
+		aggregated("admin", aggregateToAdmin, nil),
+		aggregated("edit", aggregateToEdit, map[string]string{aggregateToAdmin: "true"}),
+		aggregated("view", aggregateToView, map[string]string{aggregateToEdit: "true"}),
+		{
+			ObjectMeta: meta("system:aggregate-to-admin", map[string]string{aggregateToAdmin: "true"}),
+			Rules: []rbacv1.PolicyRule{
+				rule(allVerbs, rbac, "rolebindings", "roles"),
+				rule([]string{"create"}, authz, "localsubjectaccessreviews"),
+			},
+		},
+		{
+			ObjectMeta: meta("system:aggregate-to-edit", map[string]string{aggregateToEdit: "true"}),
+			Rules: []rbacv1.PolicyRule{
+				rule([]string{"impersonate"}, core, "serviceaccounts"),
+				rule(writeVerbs, core, "pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"),
+				rule([]string{"create"}, core, "pods/eviction"),
+				rule(writeVerbs, core, "configmaps", "events", "persistentvolumeclaims", "replicationcontrollers",
+					"replicationcontrollers/scale", "secrets", "serviceaccounts", "services", "services/proxy"),
+				rule([]string{"create"}, core, "serviceaccounts/token"),
+				rule(writeVerbs, apps, "daemonsets", "deployments", "deployments/rollback", "deployments/scale",
+					"replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"),
+				rule(writeVerbs, autoscaling, "horizontalpodautoscalers"),
+				rule(writeVerbs, batch, "cronjobs", "jobs"),
+				rule(writeVerbs, networking, "ingresses", "networkpolicies"),
+				rule(writeVerbs, policy, "poddisruptionbudgets"),
+				rule([]string{"create", "delete", "deletecollection", "patch", "update"}, core, "endpoints"),
+				rule([]string{"create", "delete", "deletecollection", "patch", "update"}, discovery, "endpointslices"),
+				rule(allVerbs, coordination, "leases"),
+			},
+		},
+		{
+			ObjectMeta: meta("system:aggregate-to-view", map[string]string{aggregateToView: "true"}),
+			Rules: []rbacv1.PolicyRule{
+				rule(readVerbs, core, "pods", "configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status",
+					"replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services", "services/status"),
+				rule(readVerbs, core, "bindings", "events", "limitranges", "namespaces/status", "pods/log", "pods/status",
+					"replicationcontrollers/status", "resourcequotas", "resourcequotas/status"),
+				rule(readVerbs, core, "namespaces"),
+				rule(readVerbs, discovery, "endpointslices"),
+				rule(readVerbs, apps, "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
+					"deployments/status", "replicasets", "replicasets/scale", "replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status"),
+				rule(readVerbs, autoscaling, "horizontalpodautoscalers", "horizontalpodautoscalers/status"),
+				rule(readVerbs, batch, "cronjobs", "cronjobs/status", "jobs", "jobs/status"),
+				rule(readVerbs, networking, "ingresses", "ingresses/status", "networkpolicies"),
+				rule(readVerbs, policy, "poddisruptionbudgets", "poddisruptionbudgets/status"),
+			},
+		},
+	}
+}
+
+func binding(name, role string, subjects ...rbacv1.Subject) rbacv1.ClusterRoleBinding {
+	return rbacv1.ClusterRoleBinding{
+		ObjectMeta: meta(name, nil),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   subjects,
+	}
+}
+
+func group(name string) rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: name}
+}
+
+// ClusterRoleBindings returns the bootstrap cluster role bindings.
+func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
+	return []rbacv1.ClusterRoleBinding{
+		binding("cluster-admin", "cluster-admin", group(user.SystemPrivilegedGroup)),
+		binding("system:discovery", "system:discovery", group(user.AllAuthenticated)),
+		binding("system:basic-user", "system:basic-user", group(user.AllAuthenticated)),
+		binding("system:public-info-viewer", "system:public-info-viewer", group(user.AllAuthenticated), group(user.AllUnauthenticated)),
+		binding("system:monitoring", "system:monitoring", group(user.MonitoringGroup)),
+	}
+}

@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiffhq/skiff/test/testserver"
+)
+
+// TestRestartKeepsState checks that objects, uids, resourceVersions and
+// certificates survive a clean restart and a SIGKILL.
+func TestRestartKeepsState(t *testing.T) {
+	srv := testserver.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	created, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "keep"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caBefore, err := os.ReadFile(filepath.Join(srv.DataDir, "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"ca.key", "apiserver.key", "admin.key"} {
+		fi, err := os.Stat(filepath.Join(srv.DataDir, "pki", key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %o, want 600", key, fi.Mode().Perm())
+		}
+	}
+
+	srv.Restart(t)
+	c = srv.Client(t)
+	got, err := c.CoreV1().ConfigMaps("default").Get(ctx, "keep", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UID != created.UID || got.ResourceVersion != created.ResourceVersion || got.Data["k"] != "v" {
+		t.Errorf("after restart: uid %s rv %s data %v; before: uid %s rv %s", got.UID, got.ResourceVersion, got.Data, created.UID, created.ResourceVersion)
+	}
+	caAfter, _ := os.ReadFile(filepath.Join(srv.DataDir, "pki", "ca.crt"))
+	if string(caAfter) != string(caBefore) {
+		t.Error("the CA changed across a restart")
+	}
+
+	// Every acknowledged write survives SIGKILL.
+	var names []string
+	for i := 0; i < 20; i++ {
+		name := fmt.Sprintf("ack-%d", i)
+		if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	srv.KillAndRestart(t)
+	c = srv.Client(t)
+	for _, name := range names {
+		if _, err := c.CoreV1().ConfigMaps("default").Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("%s lost after SIGKILL: %v", name, err)
+		}
+	}
+}
+
+// TestAnonymousAccess checks that only health and version endpoints are
+// open without credentials.
+func TestAnonymousAccess(t *testing.T) {
+	srv := testserver.Start(t)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	base := fmt.Sprintf("https://127.0.0.1:%d", srv.Port)
+	for path, want := range map[string]int{
+		"/healthz": 200, "/livez": 200, "/readyz": 200, "/version": 200, "/readyz/etcd": 200,
+		"/api": 401, "/api/v1/namespaces": 401, "/apis": 401, "/metrics": 401, "/openapi/v2": 401,
+	} {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d (%s)", path, resp.StatusCode, want, body)
+		}
+		if path == "/version" && !strings.Contains(string(body), `"minor": "37"`) {
+			t.Errorf("/version: %s", body)
+		}
+	}
+	// The admin can read /metrics.
+	rc := srv.Client(t).CoreV1().RESTClient()
+	body, err := rc.Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil || !strings.Contains(string(body), "apiserver_request_total") {
+		t.Errorf("/metrics as admin: %v", err)
+	}
+}
