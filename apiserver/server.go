@@ -150,6 +150,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	generic.AddPostStartHookOrDie("skiff-crd-openapi", s.runCRDOpenAPIControllers)
+	generic.AddPostStartHookOrDie("skiff-crd-discovery", s.runCRDGroupDiscovery)
 	generic.AddPostStartHookOrDie("skiff-bootstrap", func(ctx genericapiserver.PostStartHookContext) error {
 		return bootstrap(ctx, client, c)
 	})

@@ -83,6 +83,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating --data-dir: %w", err)
 	}
+	lock, err := lockDataDir(ctx, dataDir, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	pki := certs.PKI{Dir: filepath.Join(dataDir, "pki")}
 	bind := net.ParseIP(o.BindAddress)
 	hosts, ips := servingNames(bind)
