@@ -12,7 +12,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= .skiff
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help build run test test-unit test-integration generate verify lint
+.PHONY: help build run test test-unit envtest-assets generate verify lint
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -25,6 +25,11 @@ run: build ## Build and start a cluster with its data in ./.skiff
 
 test: build ## Run all tests (unit, integration against bin/skiff)
 	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+envtest-assets: build ## Make bin/envtest: kube-apiserver, etcd and kubectl links to skiff for KUBEBUILDER_ASSETS
+	mkdir -p bin/envtest
+	for n in kube-apiserver etcd kubectl; do ln -sf ../skiff bin/envtest/$$n; done
+	@echo "export KUBEBUILDER_ASSETS=$(CURDIR)/bin/envtest"
 
 test-unit: ## Run the unit tests only
 	$(GO) test -short ./...

@@ -57,7 +57,6 @@ var ignoredAPIServerFlags = []struct{ name, kind string }{
 	{"endpoint-reconciler-type", "string"},
 	{"watch-cache", "bool"},
 	{"profiling", "bool"},
-	{"v", "string"},
 }
 
 func newAPIServerCommand() *cobra.Command {

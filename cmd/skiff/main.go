@@ -7,12 +7,27 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"k8s.io/component-base/cli"
 )
 
 func main() {
+	// Invoked through a link named after the program it stands in for
+	// (a KUBEBUILDER_ASSETS directory for envtest), skiff behaves as it.
+	switch filepath.Base(os.Args[0]) {
+	case "kube-apiserver":
+		cmd := newAPIServerCommand()
+		cmd.Use = "kube-apiserver"
+		os.Exit(cli.Run(cmd))
+	case "etcd":
+		cmd := newEtcdCommand()
+		cmd.Use = "etcd"
+		os.Exit(cli.Run(cmd))
+	case "kubectl":
+		os.Exit(runKubectl(os.Args[1:]))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
 		os.Exit(runKubectl(os.Args[2:]))
 	}
