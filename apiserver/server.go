@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/zap"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
 	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
@@ -34,6 +36,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/kube-openapi/pkg/common"
 
+	"github.com/skiffhq/skiff/apiserver/allocator"
 	"github.com/skiffhq/skiff/apiserver/openapi"
 	"github.com/skiffhq/skiff/apiserver/rbac"
 	"github.com/skiffhq/skiff/apiserver/registry"
@@ -49,6 +52,8 @@ type Server struct {
 	crd      *apiextensionsapiserver.CustomResourceDefinitions
 	loopback *rest.Config
 	config   CompletedConfig
+	// etcdClient records Service allocations.
+	etcdClient *clientv3.Client
 }
 
 // LoopbackClientConfig returns a privileged client config for in-process
@@ -105,7 +110,17 @@ func (c CompletedConfig) New() (*Server, error) {
 	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)
 	cfg.OpenAPIV3Config.Info.Title = "Kubernetes"
 
-	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz})
+	etcdClient, err := clientv3.New(clientv3.Config{Endpoints: c.EtcdServers, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to etcd: %w", err)
+	}
+	ipStore := allocator.NewStore(etcdClient, c.EtcdPrefix+"/skiff.dev/allocations/clusterips")
+	portStore := allocator.NewStore(etcdClient, c.EtcdPrefix+"/skiff.dev/allocations/nodeports")
+	services := builtin.ServiceAllocators{
+		IPs:       allocator.NewIPRange(c.ServiceClusterIPRange, ipStore),
+		NodePorts: allocator.NewPortRange(c.ServiceNodePortRange.Base, c.ServiceNodePortRange.Size, portStore),
+	}
+	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz, Services: services})
 	resourceConfig := serverstorage.NewResourceConfig()
 	for _, g := range groups {
 		for _, v := range g.Versions {
@@ -145,7 +160,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the API server: %w", err)
 	}
-	s := &Server{generic: generic, crd: crdServer, loopback: cfg.LoopbackClientConfig, config: c}
+	s := &Server{generic: generic, crd: crdServer, loopback: cfg.LoopbackClientConfig, config: c, etcdClient: etcdClient}
 	if err := s.installGroups(groups, cfg.RESTOptionsGetter); err != nil {
 		return nil, err
 	}
@@ -153,6 +168,15 @@ func (c CompletedConfig) New() (*Server, error) {
 	generic.AddPostStartHookOrDie("skiff-crd-discovery", s.runCRDGroupDiscovery)
 	generic.AddPostStartHookOrDie("skiff-bootstrap", func(ctx genericapiserver.PostStartHookContext) error {
 		return bootstrap(ctx, client, c)
+	})
+	generic.AddPostStartHookOrDie("skiff-service-allocation-repair", func(ctx genericapiserver.PostStartHookContext) error {
+		go allocator.RunRepair(ctx, time.Minute, ipStore, serviceIPHoldings(client))
+		go allocator.RunRepair(ctx, time.Minute, portStore, nodePortHoldings(client))
+		go func() {
+			<-ctx.Done()
+			etcdClient.Close()
+		}()
+		return nil
 	})
 	return s, nil
 }

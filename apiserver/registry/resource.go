@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 )
 
@@ -80,6 +81,12 @@ type Resource struct {
 	// Storage replaces the main resource's storage, wrapping the store
 	// (namespaces, whose delete marks them Terminating).
 	Storage func(store *Store) rest.Storage
+
+	// BeginCreate, BeginUpdate and AfterDelete are the store's hooks
+	// (allocating and releasing Service cluster IPs and node ports).
+	BeginCreate genericregistry.BeginCreateFunc
+	BeginUpdate genericregistry.BeginUpdateFunc
+	AfterDelete genericregistry.AfterDeleteFunc
 
 	// Virtual marks a resource without storage (SubjectAccessReview):
 	// Extra must return its storage under the key "".

@@ -98,6 +98,9 @@ func NewStore(res *Resource, scheme *runtime.Scheme, optsGetter generic.RESTOpti
 		ResetFieldsStrategy:       strat,
 		TableConvertor:            newTableConvertor(res),
 		ReturnDeletedObject:       res.GracefulDelete != nil,
+		BeginCreate:               res.BeginCreate,
+		BeginUpdate:               res.BeginUpdate,
+		AfterDelete:               res.AfterDelete,
 	}
 	opts := &generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: attrFunc(res)}
 	if err := store.CompleteWithOptions(opts); err != nil {

@@ -86,6 +86,8 @@ type Deps struct {
 	Authorizer authorizer.Authorizer
 	// RuleResolver answers rules reviews.
 	RuleResolver authorizer.RuleResolver
+	// Services allocates cluster IPs and node ports.
+	Services ServiceAllocators
 }
 
 func gvOf(gv metav1.GroupVersion) schema.GroupVersion {

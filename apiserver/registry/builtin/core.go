@@ -75,6 +75,9 @@ func coreGroup(deps Deps) Group {
 			SelectableFields: corev1api.ServiceFields,
 			Columns:          corev1api.ServiceColumns, Row: corev1api.ServiceRow,
 			Status: true, NoGeneration: true,
+			BeginCreate: deps.Services.beginCreate,
+			BeginUpdate: deps.Services.beginUpdate,
+			AfterDelete: deps.Services.afterDelete,
 		},
 		{
 			GroupVersion: gv, Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"},
