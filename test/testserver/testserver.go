@@ -45,7 +45,10 @@ func Binary() (string, error) {
 			buildErr = err
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/skiff")
+		// The same version stamps as `make build`: kubectl refuses an
+		// unparsable client version.
+		ldflags := "-X k8s.io/component-base/version.gitVersion=v1.37.2+skiff.test -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
+		cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", builtBin, "./cmd/skiff")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building skiff: %v\n%s", err, out)
