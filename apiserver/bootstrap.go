@@ -7,9 +7,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/component-helpers/auth/rbac/reconciliation"
@@ -63,7 +66,78 @@ func ensureBootstrapObjects(ctx context.Context, client kubernetes.Interface, c 
 	if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating the kubernetes service: %w", err)
 	}
+	return ensureAPIEndpoints(ctx, client, c.advertiseAddress(), int32(c.advertisedPort()))
+}
+
+// ensureAPIEndpoints points the kubernetes Service at this API server
+// through an Endpoints object and an EndpointSlice, as kube-apiserver's
+// endpoint reconciler does.
+func ensureAPIEndpoints(ctx context.Context, client kubernetes.Interface, ip net.IP, port int32) error {
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{discoveryv1.LabelSkipMirror: "true"}},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: ip.String()}},
+			Ports:     []corev1.EndpointPort{{Name: "https", Port: port, Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	existing, err := client.CoreV1().Endpoints(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if _, err := client.CoreV1().Endpoints(metav1.NamespaceDefault).Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating the kubernetes endpoints: %w", err)
+		}
+	case err != nil:
+		return err
+	case !equality.Semantic.DeepEqual(existing.Subsets, ep.Subsets):
+		existing.Subsets = ep.Subsets
+		if _, err := client.CoreV1().Endpoints(metav1.NamespaceDefault).Update(ctx, existing, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("updating the kubernetes endpoints: %w", err)
+		}
+	}
+	ready := true
+	portName := "https"
+	protocol := corev1.ProtocolTCP
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "kube-apiserver"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip.String()}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port, Protocol: &protocol}},
+	}
+	if ip.To4() == nil {
+		slice.AddressType = discoveryv1.AddressTypeIPv6
+	}
+	existingSlice, err := client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if _, err := client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Create(ctx, slice, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating the kubernetes endpoint slice: %w", err)
+		}
+	case err != nil:
+		return err
+	case !equality.Semantic.DeepEqual(existingSlice.Endpoints, slice.Endpoints) || !equality.Semantic.DeepEqual(existingSlice.Ports, slice.Ports):
+		existingSlice.Endpoints, existingSlice.Ports, existingSlice.AddressType = slice.Endpoints, slice.Ports, slice.AddressType
+		if _, err := client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).Update(ctx, existingSlice, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("updating the kubernetes endpoint slice: %w", err)
+		}
+	}
 	return nil
+}
+
+// advertiseAddress is the address other members reach this API server on:
+// the bind address, or the first address of the host when it binds all.
+func (c CompletedConfig) advertiseAddress() net.IP {
+	if c.AdvertiseAddress != nil {
+		return c.AdvertiseAddress
+	}
+	if c.BindAddress != nil && !c.BindAddress.IsUnspecified() {
+		return c.BindAddress
+	}
+	if ip, err := utilnet.ResolveBindAddress(c.BindAddress); err == nil {
+		return ip
+	}
+	return net.ParseIP("127.0.0.1")
 }
 
 // advertisedPort is the port the API server is reachable on.

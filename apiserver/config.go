@@ -13,6 +13,9 @@ type Config struct {
 	// (--bind-address, --secure-port).
 	BindAddress net.IP
 	SecurePort  int
+	// AdvertiseAddress is the address published in the kubernetes
+	// Service's endpoints (--advertise-address); default: the bind address.
+	AdvertiseAddress net.IP
 	// Listener, when set, is used instead of binding BindAddress:SecurePort
 	// (tests pass a listener on a free port).
 	Listener net.Listener

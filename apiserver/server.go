@@ -133,6 +133,8 @@ func (c CompletedConfig) New() (*Server, error) {
 	etcdOpts.StorageConfig.Transport.ServerList = c.EtcdServers
 	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOpts.StorageConfig, runtime.ContentTypeProtobuf, Codecs,
 		serverstorage.NewDefaultResourceEncodingConfig(Scheme), resourceConfig, nil)
+	// events.k8s.io/v1 events are core/v1 events seen through another API.
+	storageFactory.AddCohabitatingResources(schema.GroupResource{Resource: "events"}, schema.GroupResource{Group: "events.k8s.io", Resource: "events"})
 	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &cfg.Config); err != nil {
 		return nil, fmt.Errorf("configuring storage: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 // apiserverFlags are kube-apiserver's flags that skiff apiserver honours.
 type apiserverFlags struct {
 	bindAddress           string
+	advertiseAddress      string
 	securePort            int
 	certDir               string
 	tlsCertFile           string
@@ -34,7 +35,6 @@ type apiserverFlags struct {
 // (envtest's among them) work, but change nothing in skiff yet.
 var ignoredAPIServerFlags = []struct{ name, kind string }{
 	{"allow-privileged", "bool"},
-	{"advertise-address", "string"},
 	{"disable-admission-plugins", "strings"},
 	{"enable-admission-plugins", "strings"},
 	{"service-account-issuer", "strings"},
@@ -90,6 +90,7 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs := cmd.Flags()
 	fs.StringVar(&f.bindAddress, "bind-address", f.bindAddress, "IP address to serve HTTPS on")
 	fs.IntVar(&f.securePort, "secure-port", f.securePort, "port to serve HTTPS on")
+	fs.StringVar(&f.advertiseAddress, "advertise-address", "", "IP address published in the kubernetes Service's endpoints (default: the bind address, or the host's address when binding all)")
 	fs.StringVar(&f.certDir, "cert-dir", "", "directory holding apiserver.crt and apiserver.key when --tls-cert-file is not given")
 	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "serving certificate")
 	fs.StringVar(&f.tlsKeyFile, "tls-private-key-file", "", "serving certificate's private key")
@@ -125,6 +126,11 @@ func (f *apiserverFlags) config() (apiserver.Config, error) {
 		return cfg, fmt.Errorf("--bind-address %q is not an IP address", f.bindAddress)
 	}
 	cfg.SecurePort = f.securePort
+	if f.advertiseAddress != "" {
+		if cfg.AdvertiseAddress = net.ParseIP(f.advertiseAddress); cfg.AdvertiseAddress == nil {
+			return cfg, fmt.Errorf("--advertise-address %q is not an IP address", f.advertiseAddress)
+		}
+	}
 	cfg.ServingCertFile, cfg.ServingKeyFile = f.tlsCertFile, f.tlsKeyFile
 	if cfg.ServingCertFile == "" && f.certDir != "" {
 		cfg.ServingCertFile = filepath.Join(f.certDir, "apiserver.crt")

@@ -4,22 +4,116 @@
 package v1
 
 import (
-	"strings"
-
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-
-	"github.com/skiffhq/skiff/apis/internalversion"
-	"github.com/skiffhq/skiff/apis/table"
 )
 
-// Install registers events.k8s.io/v1 in a scheme.
-var Install = internalversion.Installer(eventsv1.AddToScheme, eventsv1.SchemeGroupVersion)
+// Install registers events.k8s.io/v1 in a scheme. Its internal version
+// is core/v1's Event, as upstream: both APIs read and write the same
+// stored events, converted on the way in and out.
+func Install(scheme *runtime.Scheme) error {
+	if err := eventsv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	internal := schema.GroupVersion{Group: eventsv1.GroupName, Version: runtime.APIVersionInternal}
+	scheme.AddKnownTypeWithName(internal.WithKind("Event"), &corev1.Event{})
+	scheme.AddKnownTypeWithName(internal.WithKind("EventList"), &corev1.EventList{})
+	if err := scheme.AddConversionFunc((*eventsv1.Event)(nil), (*corev1.Event)(nil), func(a, b any, _ conversion.Scope) error {
+		ToCore(a.(*eventsv1.Event), b.(*corev1.Event))
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := scheme.AddConversionFunc((*corev1.Event)(nil), (*eventsv1.Event)(nil), func(a, b any, _ conversion.Scope) error {
+		FromCore(a.(*corev1.Event), b.(*eventsv1.Event))
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := scheme.AddConversionFunc((*eventsv1.EventList)(nil), (*corev1.EventList)(nil), func(a, b any, _ conversion.Scope) error {
+		in, out := a.(*eventsv1.EventList), b.(*corev1.EventList)
+		out.ListMeta = in.ListMeta
+		out.Items = make([]corev1.Event, len(in.Items))
+		for i := range in.Items {
+			ToCore(&in.Items[i], &out.Items[i])
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := scheme.AddConversionFunc((*corev1.EventList)(nil), (*eventsv1.EventList)(nil), func(a, b any, _ conversion.Scope) error {
+		in, out := a.(*corev1.EventList), b.(*eventsv1.EventList)
+		out.ListMeta = in.ListMeta
+		out.Items = make([]eventsv1.Event, len(in.Items))
+		for i := range in.Items {
+			FromCore(&in.Items[i], &out.Items[i])
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return scheme.SetVersionPriority(eventsv1.SchemeGroupVersion)
+}
 
-// ValidateEvent checks the fields events.k8s.io/v1 requires.
-func ValidateEvent(e *eventsv1.Event) field.ErrorList {
+// ToCore converts an events.k8s.io/v1 Event to a core/v1 Event.
+func ToCore(in *eventsv1.Event, out *corev1.Event) {
+	*out = corev1.Event{
+		ObjectMeta:          *in.ObjectMeta.DeepCopy(),
+		InvolvedObject:      in.Regarding,
+		Reason:              in.Reason,
+		Message:             in.Note,
+		Source:              in.DeprecatedSource,
+		FirstTimestamp:      in.DeprecatedFirstTimestamp,
+		LastTimestamp:       in.DeprecatedLastTimestamp,
+		Count:               in.DeprecatedCount,
+		Type:                in.Type,
+		EventTime:           in.EventTime,
+		Action:              in.Action,
+		ReportingController: in.ReportingController,
+		ReportingInstance:   in.ReportingInstance,
+	}
+	if in.Related != nil {
+		r := *in.Related
+		out.Related = &r
+	}
+	if in.Series != nil {
+		out.Series = &corev1.EventSeries{Count: in.Series.Count, LastObservedTime: in.Series.LastObservedTime}
+	}
+}
+
+// FromCore converts a core/v1 Event to an events.k8s.io/v1 Event.
+func FromCore(in *corev1.Event, out *eventsv1.Event) {
+	*out = eventsv1.Event{
+		ObjectMeta:               *in.ObjectMeta.DeepCopy(),
+		Regarding:                in.InvolvedObject,
+		Reason:                   in.Reason,
+		Note:                     in.Message,
+		DeprecatedSource:         in.Source,
+		DeprecatedFirstTimestamp: in.FirstTimestamp,
+		DeprecatedLastTimestamp:  in.LastTimestamp,
+		DeprecatedCount:          in.Count,
+		Type:                     in.Type,
+		EventTime:                in.EventTime,
+		Action:                   in.Action,
+		ReportingController:      in.ReportingController,
+		ReportingInstance:        in.ReportingInstance,
+	}
+	if in.Related != nil {
+		r := *in.Related
+		out.Related = &r
+	}
+	if in.Series != nil {
+		out.Series = &eventsv1.EventSeries{Count: in.Series.Count, LastObservedTime: in.Series.LastObservedTime}
+	}
+}
+
+// ValidateEvent checks the fields events.k8s.io/v1 requires of an event
+// written through it (stored as a core/v1 Event).
+func ValidateEvent(e *corev1.Event) field.ErrorList {
 	var errs field.ErrorList
 	if e.EventTime.IsZero() {
 		errs = append(errs, field.Required(field.NewPath("eventTime"), ""))
@@ -40,29 +134,4 @@ func ValidateEvent(e *eventsv1.Event) field.ErrorList {
 		errs = append(errs, field.NotSupported(field.NewPath("type"), e.Type, []string{"Normal", "Warning"}))
 	}
 	return errs
-}
-
-// EventColumns are the columns of kubectl get events.events.k8s.io.
-var EventColumns = []metav1.TableColumnDefinition{
-	table.Column("Last Seen", "string", "Time when last event from this object was observed."),
-	table.Column("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future."),
-	table.Column("Reason", "string", "Reason is why the action was taken. It is human-readable."),
-	table.Column("Object", "string", "The object this Event is about."),
-	table.Column("Message", "string", "A human-readable description of the status of this operation."),
-}
-
-// EventRow renders an events.k8s.io/v1 event.
-func EventRow(obj runtime.Object) ([]any, error) {
-	e := obj.(*eventsv1.Event)
-	last := metav1.Time{Time: e.EventTime.Time}
-	if e.Series != nil {
-		last = metav1.Time{Time: e.Series.LastObservedTime.Time}
-	} else if !e.DeprecatedLastTimestamp.IsZero() {
-		last = e.DeprecatedLastTimestamp
-	}
-	if last.IsZero() {
-		last = e.CreationTimestamp
-	}
-	object := strings.ToLower(e.Regarding.Kind) + "/" + e.Regarding.Name
-	return []any{table.Age(last), e.Type, e.Reason, object, strings.TrimSpace(e.Note)}, nil
 }

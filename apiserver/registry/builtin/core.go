@@ -83,9 +83,6 @@ func coreGroup(deps Deps) Group {
 			GroupVersion: gv, Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"},
 			New: func() runtime.Object { return &corev1.Endpoints{} }, NewList: func() runtime.Object { return &corev1.EndpointsList{} },
 			Columns: corev1api.EndpointsColumns, Row: corev1api.EndpointsRow,
-			Warnings: func(runtime.Object) []string {
-				return []string{"v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"}
-			},
 		},
 		{
 			GroupVersion: gv, Name: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"},

@@ -9,6 +9,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -22,6 +23,7 @@ import (
 	appsv1api "github.com/skiffhq/skiff/apis/apps/v1"
 	batchv1api "github.com/skiffhq/skiff/apis/batch/v1"
 	coordinationv1api "github.com/skiffhq/skiff/apis/coordination/v1"
+	corev1api "github.com/skiffhq/skiff/apis/core/v1"
 	discoveryv1api "github.com/skiffhq/skiff/apis/discovery/v1"
 	eventsv1api "github.com/skiffhq/skiff/apis/events/v1"
 	"github.com/skiffhq/skiff/apis/internalversion"
@@ -196,12 +198,14 @@ func discoveryGroup() Group {
 
 func eventsGroup() Group {
 	gv := eventsv1.SchemeGroupVersion
+	// Stored as core/v1 Events, in the same keys as the core API's.
 	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{{
-		GroupVersion: gv, Name: "events", Singular: "event", Kind: "Event", Namespaced: true, ShortNames: []string{"ev"},
-		New: func() runtime.Object { return &eventsv1.Event{} }, NewList: func() runtime.Object { return &eventsv1.EventList{} },
-		ValidateName: func(string, bool) []string { return nil },
-		Validate:     func(o runtime.Object) field.ErrorList { return eventsv1api.ValidateEvent(o.(*eventsv1.Event)) },
-		Columns:      eventsv1api.EventColumns, Row: eventsv1api.EventRow,
+		GroupVersion: gv, Name: "events", Singular: "event", Kind: "Event", Namespaced: true,
+		New: func() runtime.Object { return &corev1.Event{} }, NewList: func() runtime.Object { return &corev1.EventList{} },
+		ValidateName:     func(string, bool) []string { return nil },
+		Validate:         func(o runtime.Object) field.ErrorList { return eventsv1api.ValidateEvent(o.(*corev1.Event)) },
+		SelectableFields: corev1api.EventFields,
+		Columns:          corev1api.EventColumns, Row: corev1api.EventRow,
 	}}}}}
 }
 
