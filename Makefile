@@ -12,7 +12,7 @@ LDFLAGS := -s -w \
 DATA_DIR ?= .skiff
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help build run test test-unit envtest-assets generate verify lint
+.PHONY: help build run test test-unit envtest-assets bench generate verify lint
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ envtest-assets: build ## Make bin/envtest: kube-apiserver, etcd and kubectl link
 
 test-unit: ## Run the unit tests only
 	$(GO) test -short ./...
+
+bench: build ## Measure start time, idle memory and binary size (test/bench/results)
+	$(GO) run ./test/bench/startup -bin bin/skiff
 
 generate: ## Regenerate the OpenAPI definitions
 	hack/update-codegen.sh

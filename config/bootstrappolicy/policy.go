@@ -89,6 +89,72 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			Rules: []rbacv1.PolicyRule{urls([]string{"get"},
 				"/healthz", "/healthz/*", "/livez", "/livez/*", "/readyz", "/readyz/*", "/metrics", "/metrics/slis")},
 		},
+		{
+			ObjectMeta: meta("system:auth-delegator", nil),
+			Rules: []rbacv1.PolicyRule{
+				rule([]string{"create"}, authn, "tokenreviews"),
+				rule([]string{"create"}, authz, "subjectaccessreviews"),
+			},
+		},
+		{
+			// What a node agent needs; the Node authorizer (not RBAC) grants
+			// it to each node for its own objects, as upstream.
+			ObjectMeta: meta("system:node", nil),
+			Rules: []rbacv1.PolicyRule{
+				rule([]string{"create"}, authn, "tokenreviews"),
+				rule([]string{"create"}, authz, "localsubjectaccessreviews", "subjectaccessreviews"),
+				rule(readVerbs, core, "services"),
+				rule([]string{"create", "get", "list", "watch", "patch", "update", "delete"}, core, "nodes"),
+				rule([]string{"patch", "update"}, core, "nodes/status"),
+				rule([]string{"create", "patch", "update"}, core, "events"),
+				rule(readVerbs, core, "pods"),
+				rule([]string{"create", "delete"}, core, "pods"),
+				rule([]string{"patch", "update"}, core, "pods/status"),
+				rule([]string{"create"}, core, "pods/eviction"),
+				rule([]string{"get"}, core, "configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes"),
+				rule([]string{"create"}, core, "serviceaccounts/token"),
+				rule([]string{"get", "create", "update", "patch", "delete"}, coordination, "leases"),
+			},
+		},
+		{
+			ObjectMeta: meta("system:node-proxier", nil),
+			Rules: []rbacv1.PolicyRule{
+				rule([]string{"list", "watch"}, core, "services", "endpoints"),
+				rule([]string{"get", "list", "watch"}, core, "nodes"),
+				rule([]string{"create", "patch", "update"}, core, "events"),
+				rule([]string{"list", "watch"}, discovery, "endpointslices"),
+			},
+		},
+		{
+			ObjectMeta: meta("system:kube-scheduler", nil),
+			Rules: []rbacv1.PolicyRule{
+				rule([]string{"create", "patch", "update"}, core, "events"),
+				rule([]string{"create"}, coordination, "leases"),
+				rule([]string{"get", "update"}, coordination, "leases"),
+				rule(readVerbs, core, "nodes", "namespaces", "pods", "services", "replicationcontrollers",
+					"persistentvolumeclaims", "persistentvolumes"),
+				rule([]string{"delete"}, core, "pods"),
+				rule([]string{"create"}, core, "pods/binding", "bindings"),
+				rule([]string{"patch", "update"}, core, "pods/status"),
+				rule(readVerbs, apps, "replicasets", "statefulsets"),
+				rule(readVerbs, policy, "poddisruptionbudgets"),
+				rule([]string{"create"}, authn, "tokenreviews"),
+				rule([]string{"create"}, authz, "subjectaccessreviews"),
+			},
+		},
+		{
+			ObjectMeta: meta("system:kube-controller-manager", nil),
+			Rules: []rbacv1.PolicyRule{
+				rule([]string{"create", "patch", "update"}, core, "events"),
+				rule([]string{"create", "get", "update"}, coordination, "leases"),
+				rule([]string{"create", "get", "update"}, core, "secrets", "serviceaccounts"),
+				rule([]string{"create"}, core, "serviceaccounts/token"),
+				rule([]string{"create"}, authn, "tokenreviews"),
+				rule([]string{"create"}, authz, "subjectaccessreviews"),
+				// The garbage collector and quota controllers watch everything.
+				rule([]string{"list", "watch"}, []string{"*"}, "*"),
+			},
+		},
 		aggregated("admin", aggregateToAdmin, nil),
 		aggregated("edit", aggregateToEdit, map[string]string{aggregateToAdmin: "true"}),
 		aggregated("view", aggregateToView, map[string]string{aggregateToEdit: "true"}),
@@ -151,6 +217,10 @@ func group(name string) rbacv1.Subject {
 	return rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: name}
 }
 
+func userSubject(name string) rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}
+}
+
 // ClusterRoleBindings returns the bootstrap cluster role bindings.
 func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 	return []rbacv1.ClusterRoleBinding{
@@ -159,5 +229,8 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		binding("system:basic-user", "system:basic-user", group(user.AllAuthenticated)),
 		binding("system:public-info-viewer", "system:public-info-viewer", group(user.AllAuthenticated), group(user.AllUnauthenticated)),
 		binding("system:monitoring", "system:monitoring", group(user.MonitoringGroup)),
+		binding("system:node-proxier", "system:node-proxier", userSubject(user.KubeProxy)),
+		binding("system:kube-scheduler", "system:kube-scheduler", userSubject(user.KubeScheduler)),
+		binding("system:kube-controller-manager", "system:kube-controller-manager", userSubject(user.KubeControllerManager)),
 	}
 }
