@@ -99,11 +99,13 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 
+	logger.V(2).Info("PKI ready", "elapsed", time.Since(start))
 	etcdServer, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(dataDir, "etcd"), UnsafeNoFsync: o.UnsafeNoFsync})
 	if err != nil {
 		return err
 	}
 	defer etcdServer.Close()
+	logger.V(2).Info("etcd ready", "elapsed", time.Since(start))
 
 	_, serviceRange, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	cfg, err := apiserver.Config{
@@ -124,6 +126,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	logger.V(2).Info("API server built", "elapsed", time.Since(start))
 	kubeconfig := KubeconfigPath(dataDir)
 	if err := certs.WriteKubeconfig(kubeconfig, o.serverURL(), pki.CACert(), pki.AdminCert(), pki.AdminKey()); err != nil {
 		return err
