@@ -554,3 +554,29 @@ func notSupported[T ~string](fldPath *field.Path, value T, valid []T) *field.Err
 
 // maxClientIPAffinitySeconds is upstream's limit on sessionAffinityConfig.clientIP.timeoutSeconds (one day).
 const maxClientIPAffinitySeconds = 86400
+
+// ValidateEndpoints checks the addresses and ports of endpoints.
+func ValidateEndpoints(e *corev1.Endpoints) field.ErrorList {
+	var errs field.ErrorList
+	for i, ss := range e.Subsets {
+		p := field.NewPath("subsets").Index(i)
+		for j, a := range append(append([]corev1.EndpointAddress{}, ss.Addresses...), ss.NotReadyAddresses...) {
+			if netutils.ParseIPSloppy(a.IP) == nil {
+				errs = append(errs, field.Invalid(p.Child("addresses").Index(j).Child("ip"), a.IP, "must be a valid IP address"))
+			}
+		}
+		for j, port := range ss.Ports {
+			pp := p.Child("ports").Index(j)
+			for _, msg := range validation.IsValidPortNum(int(port.Port)) {
+				errs = append(errs, field.Invalid(pp.Child("port"), port.Port, msg))
+			}
+			if !supportedProtocols.Has(port.Protocol) {
+				errs = append(errs, notSupported(pp.Child("protocol"), port.Protocol, sets.List(supportedProtocols)))
+			}
+			if len(ss.Ports) > 1 && port.Name == "" {
+				errs = append(errs, field.Required(pp.Child("name"), ""))
+			}
+		}
+	}
+	return errs
+}

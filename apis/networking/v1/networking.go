@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -206,4 +207,41 @@ func NetworkPolicyRow(obj runtime.Object) ([]any, error) {
 	np := obj.(*networkingv1.NetworkPolicy)
 	sel := table.LabelSelector(&np.Spec.PodSelector)
 	return []any{np.Name, sel, table.Age(np.CreationTimestamp)}, nil
+}
+
+// ValidateNetworkPolicy checks the selectors and ports of a network policy.
+func ValidateNetworkPolicy(np *networkingv1.NetworkPolicy) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	errs = append(errs, metav1validation.ValidateLabelSelector(&np.Spec.PodSelector, metav1validation.LabelSelectorValidationOptions{}, spec.Child("podSelector"))...)
+	checkPorts := func(ports []networkingv1.NetworkPolicyPort, p *field.Path) {
+		for i, port := range ports {
+			pp := p.Index(i)
+			if port.Protocol != nil && *port.Protocol != corev1.ProtocolTCP && *port.Protocol != corev1.ProtocolUDP && *port.Protocol != corev1.ProtocolSCTP {
+				errs = append(errs, field.NotSupported(pp.Child("protocol"), *port.Protocol, []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP}))
+			}
+			if port.Port != nil && port.Port.Type == 0 {
+				for _, msg := range validation.IsValidPortNum(int(port.Port.IntVal)) {
+					errs = append(errs, field.Invalid(pp.Child("port"), port.Port.IntVal, msg))
+				}
+				if port.EndPort != nil && *port.EndPort < port.Port.IntVal {
+					errs = append(errs, field.Invalid(pp.Child("endPort"), *port.EndPort, "must be greater than or equal to `port`"))
+				}
+			} else if port.EndPort != nil {
+				errs = append(errs, field.Invalid(pp.Child("endPort"), *port.EndPort, "may not be specified when `port` is non-numeric"))
+			}
+		}
+	}
+	for i, r := range np.Spec.Ingress {
+		checkPorts(r.Ports, spec.Child("ingress").Index(i).Child("ports"))
+	}
+	for i, r := range np.Spec.Egress {
+		checkPorts(r.Ports, spec.Child("egress").Index(i).Child("ports"))
+	}
+	for i, t := range np.Spec.PolicyTypes {
+		if t != networkingv1.PolicyTypeIngress && t != networkingv1.PolicyTypeEgress {
+			errs = append(errs, field.NotSupported(spec.Child("policyTypes").Index(i), t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}))
+		}
+	}
+	return errs
 }

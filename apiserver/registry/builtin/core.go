@@ -38,7 +38,7 @@ func coreGroup(deps Deps) Group {
 			Columns:          corev1api.NamespaceColumns, Row: corev1api.NamespaceRow,
 			Status: true, NoGeneration: true,
 			GarbageCollectionPolicy: rest.OrphanDependents,
-			Storage:                 func(s *registry.Store) rest.Storage { return &namespaceREST{Store: s} },
+			Storage:                 func(s *registry.Store) rest.Storage { return &namespaceREST{namespaceStorage: s, store: s} },
 			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {
 				return map[string]rest.Storage{"finalize": newFinalizeREST(s)}, nil
 			},
@@ -82,7 +82,8 @@ func coreGroup(deps Deps) Group {
 		{
 			GroupVersion: gv, Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"},
 			New: func() runtime.Object { return &corev1.Endpoints{} }, NewList: func() runtime.Object { return &corev1.EndpointsList{} },
-			Columns: corev1api.EndpointsColumns, Row: corev1api.EndpointsRow,
+			Validate: func(o runtime.Object) field.ErrorList { return corev1api.ValidateEndpoints(o.(*corev1.Endpoints)) },
+			Columns:  corev1api.EndpointsColumns, Row: corev1api.EndpointsRow,
 		},
 		{
 			GroupVersion: gv, Name: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"},
@@ -166,10 +167,26 @@ func podGracefulDelete(_ context.Context, o runtime.Object, options *metav1.Dele
 	return true
 }
 
+// namespaceStorage is what namespaces expose of their store: everything
+// but deleting a collection, which would skip termination (upstream
+// refuses deletecollection on namespaces too).
+type namespaceStorage interface {
+	rest.Storage
+	rest.Scoper
+	rest.Getter
+	rest.Lister
+	rest.CreaterUpdater
+	rest.Watcher
+	rest.ShortNamesProvider
+	rest.SingularNameProvider
+	rest.ResetFieldsStrategy
+}
+
 // namespaceREST deletes a namespace in two steps, as upstream: the first
 // delete marks it Terminating; it is removed once its finalizers are gone.
 type namespaceREST struct {
-	*registry.Store
+	namespaceStorage
+	store *registry.Store
 }
 
 func (r *namespaceREST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
@@ -202,11 +219,11 @@ func (r *namespaceREST) Delete(ctx context.Context, name string, deleteValidatio
 		return nil, false, apierrors.NewConflict(corev1.Resource("namespaces"), name,
 			fmt.Errorf("The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system."))
 	}
-	return r.Store.Delete(ctx, name, deleteValidation, options)
+	return r.store.Delete(ctx, name, deleteValidation, options)
 }
 
 func (r *namespaceREST) markTerminating(ctx context.Context, name string, options *metav1.DeleteOptions) (runtime.Object, error) {
-	key, err := r.KeyFunc(ctx, name)
+	key, err := r.store.KeyFunc(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +232,7 @@ func (r *namespaceREST) markTerminating(ctx context.Context, name string, option
 	dryRun := len(options.DryRun) > 0 && options.DryRun[0] == metav1.DryRunAll
 	// Written straight to storage, as upstream does: clients may not set
 	// deletionTimestamp through an update.
-	err = r.Store.Store.Storage.GuaranteedUpdate(ctx, key, out, false, nil, storage.SimpleUpdate(func(existing runtime.Object) (runtime.Object, error) {
+	err = r.store.Store.Storage.GuaranteedUpdate(ctx, key, out, false, nil, storage.SimpleUpdate(func(existing runtime.Object) (runtime.Object, error) {
 		ns := existing.(*corev1.Namespace)
 		if ns.DeletionTimestamp.IsZero() {
 			ns.DeletionTimestamp = &now
@@ -229,7 +246,7 @@ func (r *namespaceREST) markTerminating(ctx context.Context, name string, option
 	}
 	if len(out.Spec.Finalizers) == 0 && len(out.Finalizers) == 0 {
 		// Nothing holds it: remove it now.
-		obj, _, err := r.Store.Delete(ctx, name, nil, options)
+		obj, _, err := r.store.Delete(ctx, name, nil, options)
 		return obj, err
 	}
 	return out, nil

@@ -246,6 +246,9 @@ func networkingGroup() Group {
 		{
 			GroupVersion: gv, Name: "networkpolicies", Singular: "networkpolicy", Kind: "NetworkPolicy", Namespaced: true, ShortNames: []string{"netpol"},
 			New: func() runtime.Object { return &networkingv1.NetworkPolicy{} }, NewList: func() runtime.Object { return &networkingv1.NetworkPolicyList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return networkingv1api.ValidateNetworkPolicy(o.(*networkingv1.NetworkPolicy))
+			},
 			Columns: networkingv1api.NetworkPolicyColumns, Row: networkingv1api.NetworkPolicyRow,
 		},
 	}}}}

@@ -3,6 +3,7 @@ package builtin
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -21,6 +22,7 @@ import (
 // reviewREST is a create-only resource that computes its answer
 // (access reviews, rules reviews, self subject reviews); nothing is stored.
 type reviewREST struct {
+	singular   string
 	namespaced bool
 	newObj     func() runtime.Object
 	review     func(ctx context.Context, obj runtime.Object) (runtime.Object, error)
@@ -35,7 +37,7 @@ var (
 func (r *reviewREST) New() runtime.Object     { return r.newObj() }
 func (r *reviewREST) Destroy()                {}
 func (r *reviewREST) NamespaceScoped() bool   { return r.namespaced }
-func (r *reviewREST) GetSingularName() string { return "" }
+func (r *reviewREST) GetSingularName() string { return r.singular }
 func (r *reviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
 	if createValidation != nil {
 		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
@@ -50,7 +52,7 @@ func virtual(gv metav1.GroupVersion, name, kind string, namespaced bool, newObj 
 		GroupVersion: gvOf(gv), Name: name, Kind: kind, Namespaced: namespaced, Virtual: true,
 		New: newObj,
 		Extra: func(*registry.Store) (map[string]rest.Storage, error) {
-			return map[string]rest.Storage{"": &reviewREST{namespaced: namespaced, newObj: newObj, review: review}}, nil
+			return map[string]rest.Storage{"": &reviewREST{singular: strings.ToLower(kind), namespaced: namespaced, newObj: newObj, review: review}}, nil
 		},
 	}
 }
