@@ -318,6 +318,101 @@ data:
 		}
 	})
 
+	t.Run("custom resources", func(t *testing.T) {
+		group := ns + ".example.com"
+		crd := `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.` + group + `
+spec:
+  group: ` + group + `
+  names: {kind: Gadget, listKind: GadgetList, plural: gadgets, singular: gadget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            description: What the gadget should be.
+            properties:
+              size: {type: integer, minimum: 1, default: 3, description: How big it is.}
+              replicas: {type: integer}
+          status:
+            type: object
+            properties:
+              replicas: {type: integer}
+`
+		k.okIn(crd, "apply", "-f", "-")
+		k.ok("wait", "--for=condition=Established", "crd/gadgets."+group, "--timeout=30s")
+		gadget := `apiVersion: ` + group + `/v1
+kind: Gadget
+metadata: {name: g1, namespace: ` + ns + `}
+spec: {replicas: 1}
+`
+		waitFor(t, 30*time.Second, "the gadget to be created", func() (bool, error) {
+			_, err := k.run(gadget, "apply", "-f", "-")
+			return err == nil, nil
+		})
+		if out := k.okIn(gadget, "apply", "-f", "-"); !strings.Contains(out, "unchanged") {
+			t.Errorf("second apply of a custom resource: %s", out)
+		}
+		res := "gadgets." + group
+		out := k.ok("get", res, "-n", ns)
+		if got := strings.Join(header(out), "|"); got != "NAME|SIZE|AGE" || !strings.Contains(out, "g1") {
+			t.Errorf("printer columns:\n%s", out)
+		}
+		if got := k.ok("get", res, "g1", "-n", ns, "-o", "jsonpath={.spec.size}"); got != "3" {
+			t.Errorf("schema default: size=%q", got)
+		}
+		k.ok("scale", res, "g1", "-n", ns, "--replicas=4")
+		if got := k.ok("get", res, "g1", "-n", ns, "-o", "jsonpath={.spec.replicas}"); got != "4" {
+			t.Errorf("after scale: replicas=%q", got)
+		}
+		bad := strings.Replace(gadget, "g1", "g2", 1)
+		bad = strings.Replace(bad, "replicas: 1", "size: 0", 1)
+		if out, err := k.run(bad, "apply", "-f", "-"); err == nil || !strings.Contains(out, "spec.size: Invalid value: 0") {
+			t.Errorf("invalid custom resource: %v\n%s", err, out)
+		}
+		waitFor(t, 30*time.Second, "explain to know the CRD", func() (bool, error) {
+			out, err := k.run("", "explain", "gadgets.spec.size", "--api-version="+group+"/v1")
+			return err == nil && strings.Contains(out, "How big it is."), nil
+		})
+		out = k.ok("get", "--raw", "/apis")
+		if !strings.Contains(out, `"name":"`+group+`"`) {
+			t.Errorf("/apis lacks %s", group)
+		}
+		out = k.ok("get", "--raw", "/openapi/v3")
+		if !strings.Contains(out, "apis/"+group+"/v1") {
+			t.Errorf("/openapi/v3 lacks %s", group)
+		}
+		if out := k.ok("get", "all", "-n", ns, "-o", "name"); strings.Contains(out, "gadget") {
+			t.Errorf("gadgets are not in category all but show up:\n%s", out)
+		}
+	})
+
+	t.Run("output formats", func(t *testing.T) {
+		out := k.ok(append([]string{"get", "deploy", "web", "-o", "json"}, n...)...)
+		if !strings.Contains(out, `"kind": "Deployment"`) || !strings.Contains(out, `"revisionHistoryLimit": 10`) {
+			t.Errorf("-o json:\n%s", out)
+		}
+		out = k.ok(append([]string{"get", "deploy", "web", "-o", "yaml"}, n...)...)
+		if !strings.Contains(out, "progressDeadlineSeconds: 600") {
+			t.Errorf("-o yaml:\n%s", out)
+		}
+		k.ok(append([]string{"wait", "--for=jsonpath={.spec.replicas}=4", "deploy/web", "--timeout=10s"}, n...)...)
+	})
+
 	t.Run("watch", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
