@@ -54,6 +54,9 @@ type Server struct {
 	config   CompletedConfig
 	// etcdClient records Service allocations.
 	etcdClient *clientv3.Client
+	// The OpenAPI configuration, to publish the apiextensions API's.
+	openAPIConfig   *common.Config
+	openAPIV3Config *common.OpenAPIV3Config
 }
 
 // LoopbackClientConfig returns a privileged client config for in-process
@@ -162,7 +165,8 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the API server: %w", err)
 	}
-	s := &Server{generic: generic, crd: crdServer, loopback: cfg.LoopbackClientConfig, config: c, etcdClient: etcdClient}
+	s := &Server{generic: generic, crd: crdServer, loopback: cfg.LoopbackClientConfig, config: c, etcdClient: etcdClient,
+		openAPIConfig: cfg.OpenAPIConfig, openAPIV3Config: cfg.OpenAPIV3Config}
 	if err := s.installGroups(groups, cfg.RESTOptionsGetter); err != nil {
 		return nil, err
 	}
@@ -252,6 +256,8 @@ func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedC
 		return nil, fmt.Errorf("configuring CRD storage: %w", err)
 	}
 	generic.RESTOptionsGetter = tooLargeErrors{generic.RESTOptionsGetter}
+	// Its OpenAPI is published by the main server (publishAPIExtensionsOpenAPI).
+	generic.SkipOpenAPIInstallation = true
 	return &apiextensionsapiserver.Config{
 		GenericConfig: &genericapiserver.RecommendedConfig{Config: generic, SharedInformerFactory: main.SharedInformerFactory},
 		ExtraConfig: apiextensionsapiserver.ExtraConfig{
@@ -266,8 +272,12 @@ func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedC
 // /openapi/v2 and /openapi/v3, which is the one clients reach.
 func (s *Server) runCRDOpenAPIControllers(ctx genericapiserver.PostStartHookContext) error {
 	crdInformer := s.crd.Informers.Apiextensions().V1().CustomResourceDefinitions()
-	if s.generic.StaticOpenAPISpec != nil && s.generic.OpenAPIVersionedService != nil {
-		go crdopenapi.NewController(crdInformer).Run(s.generic.StaticOpenAPISpec, s.generic.OpenAPIVersionedService, ctx.Done())
+	static, err := s.publishAPIExtensionsOpenAPI()
+	if err != nil {
+		return err
+	}
+	if s.generic.OpenAPIVersionedService != nil {
+		go crdopenapi.NewController(crdInformer).Run(static, s.generic.OpenAPIVersionedService, ctx.Done())
 	}
 	if s.generic.OpenAPIV3VersionedService != nil {
 		go crdopenapiv3.NewController(crdInformer).Run(s.generic.OpenAPIV3VersionedService, ctx.Done())

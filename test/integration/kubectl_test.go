@@ -278,6 +278,10 @@ data:
 		if !strings.Contains(out, "FIELD: image <string>") && !strings.Contains(out, "FIELD:    image <string>") {
 			t.Errorf("explain:\n%s", out)
 		}
+		out = k.ok("explain", "customresourcedefinitions.spec.names")
+		if !strings.Contains(out, "plural") {
+			t.Errorf("explain crd:\n%s", out)
+		}
 		out = k.ok("explain", "deployment.spec.strategy")
 		if !strings.Contains(out, "rollingUpdate") {
 			t.Errorf("explain deployment.spec.strategy:\n%s", out)

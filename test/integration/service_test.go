@@ -100,7 +100,12 @@ func TestServiceAllocation(t *testing.T) {
 
 	// A dry-run create allocates nothing.
 	dry := service("dry", corev1.ServiceTypeClusterIP, 0)
-	dry.Spec.ClusterIP = "10.100.0.250"
+	for i := 250; i > 0; i-- {
+		if ip := fmt.Sprintf("10.100.0.%d", i); ips[ip] == "" {
+			dry.Spec.ClusterIP = ip
+			break
+		}
+	}
 	if _, err := c.CoreV1().Services(n).Create(ctx, dry, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +136,7 @@ func TestServiceAllocation(t *testing.T) {
 	if got.Spec.ClusterIP != s1.Spec.ClusterIP || got.Spec.Ports[0].NodePort != s1.Spec.Ports[0].NodePort {
 		t.Errorf("update lost allocations: %s/%d, had %s/%d", got.Spec.ClusterIP, got.Spec.Ports[0].NodePort, s1.Spec.ClusterIP, s1.Spec.Ports[0].NodePort)
 	}
-	got.Spec.ClusterIP, got.Spec.ClusterIPs = "10.100.0.251", []string{"10.100.0.251"}
+	got.Spec.ClusterIP, got.Spec.ClusterIPs = dry.Spec.ClusterIP, []string{dry.Spec.ClusterIP}
 	if _, err := c.CoreV1().Services(n).Update(ctx, got, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
 		t.Errorf("changing the cluster IP: %v, want 422", err)
 	}
