@@ -172,8 +172,14 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	generic.AddPostStartHookOrDie("skiff-crd-openapi", s.runCRDOpenAPIControllers)
 	generic.AddPostStartHookOrDie("skiff-crd-discovery", s.runCRDGroupDiscovery)
+	quiet := rest.CopyConfig(cfg.LoopbackClientConfig)
+	quiet.WarningHandler = rest.NoWarnings{}
+	bootstrapClient, err := kubernetes.NewForConfig(quiet)
+	if err != nil {
+		return nil, err
+	}
 	generic.AddPostStartHookOrDie("skiff-bootstrap", func(ctx genericapiserver.PostStartHookContext) error {
-		return bootstrap(ctx, client, c)
+		return bootstrap(ctx, bootstrapClient, c)
 	})
 	generic.AddPostStartHookOrDie("skiff-service-allocation-repair", func(ctx genericapiserver.PostStartHookContext) error {
 		go allocator.RunRepair(ctx, time.Minute, ipStore, serviceIPHoldings(client))

@@ -63,6 +63,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if ec.LogLevel == "" {
 		ec.LogLevel = "error"
 	}
+	ec.ZapLoggerBuilder = loggerBuilder(ec.LogLevel)
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	if len(cfg.ClientURLs) == 0 {
 		sock := SocketPath(cfg.DataDir)

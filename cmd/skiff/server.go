@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
@@ -15,6 +19,16 @@ func newServerCommand() *cobra.Command {
 		Short: "Run a cluster: embedded etcd and the API server in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ready := make(chan struct{})
+			o.Ready = ready
+			go func() {
+				<-ready
+				kubeconfig := server.KubeconfigPath(o.DataDir)
+				if abs, err := filepath.Abs(kubeconfig); err == nil {
+					kubeconfig = abs
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "\nskiff is ready. Use it with kubectl:\n\n  export KUBECONFIG=%s\n  kubectl get namespaces\n\nor with the bundled kubectl: %s kubectl get namespaces\n\n", kubeconfig, os.Args[0])
+			}()
 			return o.Run(genericapiserver.SetupSignalContext())
 		},
 	}
