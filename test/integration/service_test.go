@@ -136,6 +136,20 @@ func TestServiceAllocation(t *testing.T) {
 	if got.Spec.ClusterIP != s1.Spec.ClusterIP || got.Spec.Ports[0].NodePort != s1.Spec.Ports[0].NodePort {
 		t.Errorf("update lost allocations: %s/%d, had %s/%d", got.Spec.ClusterIP, got.Spec.Ports[0].NodePort, s1.Spec.ClusterIP, s1.Spec.Ports[0].NodePort)
 	}
+	// Changing the type to ClusterIP drops the node port and the
+	// external traffic policy, and frees the port.
+	np := got.Spec.Ports[0].NodePort
+	got.Spec.Type = corev1.ServiceTypeClusterIP
+	got, err = c.CoreV1().Services(n).Update(ctx, got, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("changing the type to ClusterIP: %v", err)
+	}
+	if got.Spec.Ports[0].NodePort != 0 || got.Spec.ExternalTrafficPolicy != "" {
+		t.Errorf("after the type change: nodePort %d externalTrafficPolicy %q", got.Spec.Ports[0].NodePort, got.Spec.ExternalTrafficPolicy)
+	}
+	if _, err := c.CoreV1().Services(n).Create(ctx, service("takes-port", corev1.ServiceTypeNodePort, np), metav1.CreateOptions{}); err != nil {
+		t.Errorf("the node port was not freed by the type change: %v", err)
+	}
 	got.Spec.ClusterIP, got.Spec.ClusterIPs = dry.Spec.ClusterIP, []string{dry.Spec.ClusterIP}
 	if _, err := c.CoreV1().Services(n).Update(ctx, got, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
 		t.Errorf("changing the cluster IP: %v, want 422", err)

@@ -358,6 +358,36 @@ func ValidateService(svc *corev1.Service) field.ErrorList {
 			errs = append(errs, field.Invalid(spec.Child("selector").Key(k), v, msg))
 		}
 	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName && svc.Spec.ClusterIP != "" {
+		errs = append(errs, field.Forbidden(spec.Child("clusterIP"), "may not be set for ExternalName services"))
+	}
+	if p := svc.Spec.ExternalTrafficPolicy; p != "" {
+		if p != corev1.ServiceExternalTrafficPolicyCluster && p != corev1.ServiceExternalTrafficPolicyLocal {
+			errs = append(errs, field.NotSupported(spec.Child("externalTrafficPolicy"), p, []corev1.ServiceExternalTrafficPolicy{corev1.ServiceExternalTrafficPolicyCluster, corev1.ServiceExternalTrafficPolicyLocal}))
+		} else if svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+			errs = append(errs, field.Invalid(spec.Child("externalTrafficPolicy"), p, "may only be set when `type` is 'NodePort' or 'LoadBalancer'"))
+		}
+	}
+	if p := svc.Spec.InternalTrafficPolicy; p != nil && *p != corev1.ServiceInternalTrafficPolicyCluster && *p != corev1.ServiceInternalTrafficPolicyLocal {
+		errs = append(errs, field.NotSupported(spec.Child("internalTrafficPolicy"), *p, []corev1.ServiceInternalTrafficPolicy{corev1.ServiceInternalTrafficPolicyCluster, corev1.ServiceInternalTrafficPolicyLocal}))
+	}
+	if p := svc.Spec.IPFamilyPolicy; p != nil {
+		switch *p {
+		case corev1.IPFamilyPolicySingleStack, corev1.IPFamilyPolicyPreferDualStack:
+		case corev1.IPFamilyPolicyRequireDualStack:
+			errs = append(errs, field.Invalid(spec.Child("ipFamilyPolicy"), *p, "this cluster is not configured for dual-stack services"))
+		default:
+			errs = append(errs, field.NotSupported(spec.Child("ipFamilyPolicy"), *p, []corev1.IPFamilyPolicy{corev1.IPFamilyPolicySingleStack, corev1.IPFamilyPolicyPreferDualStack, corev1.IPFamilyPolicyRequireDualStack}))
+		}
+	}
+	if len(svc.Spec.IPFamilies) > 1 {
+		errs = append(errs, field.Invalid(spec.Child("ipFamilies"), svc.Spec.IPFamilies, "this cluster is not configured for dual-stack services"))
+	}
+	for i, ip := range svc.Spec.ExternalIPs {
+		if netutils.ParseIPSloppy(ip) == nil {
+			errs = append(errs, field.Invalid(spec.Child("externalIPs").Index(i), ip, "must be a valid IP address"))
+		}
+	}
 	if ip := svc.Spec.ClusterIP; ip != "" && ip != corev1.ClusterIPNone && netutils.ParseIPSloppy(ip) == nil {
 		errs = append(errs, field.Invalid(spec.Child("clusterIP"), ip, "must be empty, 'None', or a valid IP address"))
 	}

@@ -273,6 +273,17 @@ func (a ServiceAllocators) beginUpdate(ctx context.Context, obj, oldObj runtime.
 	if !needsHealthCheckNodePort(svc) && svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort {
 		svc.Spec.HealthCheckNodePort = 0
 	}
+	// Fields that only fit the old type go with it, as upstream drops them.
+	externalPolicyTypes := func(t corev1.ServiceType) bool {
+		return t == corev1.ServiceTypeNodePort || t == corev1.ServiceTypeLoadBalancer
+	}
+	if externalPolicyTypes(old.Spec.Type) && !externalPolicyTypes(svc.Spec.Type) && svc.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
+		svc.Spec.ExternalTrafficPolicy = ""
+	}
+	if old.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.Type != corev1.ServiceTypeLoadBalancer &&
+		equalBoolPtr(svc.Spec.AllocateLoadBalancerNodePorts, old.Spec.AllocateLoadBalancerNodePorts) {
+		svc.Spec.AllocateLoadBalancerNodePorts = nil
+	}
 	if needsNodePorts(svc) {
 		var prev *corev1.Service
 		if needsNodePorts(old) {
@@ -334,4 +345,8 @@ func (a ServiceAllocators) afterDelete(obj runtime.Object, options *metav1.Delet
 	if svc.Spec.HealthCheckNodePort != 0 {
 		_ = a.NodePorts.Release(ctx, int(svc.Spec.HealthCheckNodePort), owner)
 	}
+}
+
+func equalBoolPtr(a, b *bool) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
