@@ -81,6 +81,7 @@ func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 			errs = append(errs, field.Duplicate(p.Child("name"), v.Name))
 		}
 		volumes.Insert(v.Name)
+		errs = append(errs, validateVolumeSource(&v.VolumeSource, p)...)
 	}
 	if len(spec.Containers) == 0 {
 		errs = append(errs, field.Required(fldPath.Child("containers"), ""))
@@ -127,6 +128,7 @@ func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 	if spec.Subdomain != "" {
 		errs = append(errs, validateDNSLabel(spec.Subdomain, fldPath.Child("subdomain"))...)
 	}
+	errs = append(errs, validateScheduling(spec, fldPath)...)
 	for i, t := range spec.Tolerations {
 		p := fldPath.Child("tolerations").Index(i)
 		if t.Operator == corev1.TolerationOpExists && t.Value != "" {
@@ -175,6 +177,41 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volum
 			}
 			if e.Value != "" && e.ValueFrom != nil {
 				errs = append(errs, field.Invalid(ep.Child("valueFrom"), "", "may not be specified when `value` is not empty"))
+			}
+			if vf := e.ValueFrom; vf != nil {
+				sources := 0
+				if vf.FieldRef != nil {
+					sources++
+					if vf.FieldRef.FieldPath == "" {
+						errs = append(errs, field.Required(ep.Child("valueFrom", "fieldRef", "fieldPath"), ""))
+					}
+				}
+				if vf.ResourceFieldRef != nil {
+					sources++
+					if vf.ResourceFieldRef.Resource == "" {
+						errs = append(errs, field.Required(ep.Child("valueFrom", "resourceFieldRef", "resource"), ""))
+					}
+				}
+				if vf.ConfigMapKeyRef != nil {
+					sources++
+					if vf.ConfigMapKeyRef.Key == "" {
+						errs = append(errs, field.Required(ep.Child("valueFrom", "configMapKeyRef", "key"), ""))
+					}
+				}
+				if vf.SecretKeyRef != nil {
+					sources++
+					if vf.SecretKeyRef.Key == "" {
+						errs = append(errs, field.Required(ep.Child("valueFrom", "secretKeyRef", "key"), ""))
+					}
+				}
+				if vf.FileKeyRef != nil {
+					sources++
+				}
+				if sources == 0 {
+					errs = append(errs, field.Invalid(ep.Child("valueFrom"), "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"))
+				} else if sources > 1 {
+					errs = append(errs, field.Invalid(ep, "", "may not have more than one field specified at a time"))
+				}
 			}
 		}
 		for j, m := range c.VolumeMounts {
@@ -607,6 +644,133 @@ func ValidateEndpoints(e *corev1.Endpoints) field.ErrorList {
 				errs = append(errs, field.Required(pp.Child("name"), ""))
 			}
 		}
+	}
+	return errs
+}
+
+// validateVolumeSource requires exactly one source and the fields each
+// common source needs.
+func validateVolumeSource(src *corev1.VolumeSource, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	n := 0
+	if src.EmptyDir != nil {
+		n++
+		if l := src.EmptyDir.SizeLimit; l != nil && l.Sign() < 0 {
+			errs = append(errs, field.Invalid(fldPath.Child("emptyDir", "sizeLimit"), l.String(), "must be greater than or equal to 0"))
+		}
+	}
+	if src.HostPath != nil {
+		n++
+		if src.HostPath.Path == "" {
+			errs = append(errs, field.Required(fldPath.Child("hostPath", "path"), ""))
+		}
+	}
+	if src.ConfigMap != nil {
+		n++
+		if src.ConfigMap.Name == "" {
+			errs = append(errs, field.Required(fldPath.Child("configMap", "name"), ""))
+		}
+	}
+	if src.Secret != nil {
+		n++
+		if src.Secret.SecretName == "" {
+			errs = append(errs, field.Required(fldPath.Child("secret", "secretName"), ""))
+		}
+	}
+	if src.PersistentVolumeClaim != nil {
+		n++
+		if src.PersistentVolumeClaim.ClaimName == "" {
+			errs = append(errs, field.Required(fldPath.Child("persistentVolumeClaim", "claimName"), ""))
+		}
+	}
+	if src.DownwardAPI != nil {
+		n++
+	}
+	if src.Projected != nil {
+		n++
+	}
+	for _, other := range []bool{src.GCEPersistentDisk != nil, src.AWSElasticBlockStore != nil, src.GitRepo != nil, src.NFS != nil,
+		src.ISCSI != nil, src.Glusterfs != nil, src.RBD != nil, src.FlexVolume != nil, src.Cinder != nil, src.CephFS != nil,
+		src.Flocker != nil, src.FC != nil, src.AzureFile != nil, src.VsphereVolume != nil, src.Quobyte != nil, src.AzureDisk != nil,
+		src.PhotonPersistentDisk != nil, src.PortworxVolume != nil, src.ScaleIO != nil, src.StorageOS != nil, src.CSI != nil,
+		src.Ephemeral != nil, src.Image != nil} {
+		if other {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		errs = append(errs, field.Required(fldPath, "must specify a volume type"))
+	case n > 1:
+		errs = append(errs, field.Forbidden(fldPath, "may not specify more than 1 volume type"))
+	}
+	return errs
+}
+
+// validateScheduling checks node affinity and topology spread constraints.
+func validateScheduling(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if a := spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+		p := fldPath.Child("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
+		if len(terms) == 0 {
+			errs = append(errs, field.Required(p, "must have at least one node selector term"))
+		}
+		for i, term := range terms {
+			for j, req := range term.MatchExpressions {
+				errs = append(errs, validateNodeSelectorRequirement(req, p.Index(i).Child("matchExpressions").Index(j))...)
+			}
+		}
+	}
+	for i, c := range spec.TopologySpreadConstraints {
+		p := fldPath.Child("topologySpreadConstraints").Index(i)
+		if c.MaxSkew <= 0 {
+			errs = append(errs, field.Invalid(p.Child("maxSkew"), c.MaxSkew, "must be greater than zero"))
+		}
+		if c.TopologyKey == "" {
+			errs = append(errs, field.Required(p.Child("topologyKey"), "can not be empty"))
+		}
+		if c.WhenUnsatisfiable != corev1.DoNotSchedule && c.WhenUnsatisfiable != corev1.ScheduleAnyway {
+			errs = append(errs, field.NotSupported(p.Child("whenUnsatisfiable"), c.WhenUnsatisfiable, []corev1.UnsatisfiableConstraintAction{corev1.DoNotSchedule, corev1.ScheduleAnyway}))
+		}
+		if c.MinDomains != nil && *c.MinDomains <= 0 {
+			errs = append(errs, field.Invalid(p.Child("minDomains"), *c.MinDomains, "must be greater than 0"))
+		}
+	}
+	for i, t := range spec.Tolerations {
+		switch t.Effect {
+		case "", corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			errs = append(errs, field.NotSupported(fldPath.Child("tolerations").Index(i).Child("effect"), t.Effect,
+				[]corev1.TaintEffect{corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute}))
+		}
+		if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
+			errs = append(errs, field.Invalid(fldPath.Child("tolerations").Index(i).Child("effect"), t.Effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+		}
+	}
+	return errs
+}
+
+func validateNodeSelectorRequirement(req corev1.NodeSelectorRequirement, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch req.Operator {
+	case corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn:
+		if len(req.Values) == 0 {
+			errs = append(errs, field.Required(fldPath.Child("values"), "must be specified when `operator` is 'In' or 'NotIn'"))
+		}
+	case corev1.NodeSelectorOpExists, corev1.NodeSelectorOpDoesNotExist:
+		if len(req.Values) > 0 {
+			errs = append(errs, field.Forbidden(fldPath.Child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+		}
+	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+		if len(req.Values) != 1 {
+			errs = append(errs, field.Required(fldPath.Child("values"), "must be specified single value when `operator` is 'Lt' or 'Gt'"))
+		}
+	default:
+		errs = append(errs, field.Invalid(fldPath.Child("operator"), req.Operator, "not a valid selector operator"))
+	}
+	for _, msg := range validation.IsQualifiedName(req.Key) {
+		errs = append(errs, field.Invalid(fldPath.Child("key"), req.Key, msg))
 	}
 	return errs
 }

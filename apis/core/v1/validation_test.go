@@ -36,6 +36,29 @@ func TestValidatePod(t *testing.T) {
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "v", MountPath: "/v"}}
 		}, "spec.containers[0].volumeMounts[0].name: Not found"},
 		{"bad restart policy", func(p *corev1.Pod) { p.Spec.RestartPolicy = "Sometimes" }, "spec.restartPolicy: Unsupported value"},
+		{"volume with two sources", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}, HostPath: &corev1.HostPathVolumeSource{Path: "/x"}}}}
+		}, "spec.volumes[0]: Forbidden: may not specify more than 1 volume type"},
+		{"config map volume without a name", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}}}
+		}, "spec.volumes[0].configMap.name: Required value"},
+		{"env from two sources", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", ValueFrom: &corev1.EnvVarSource{
+				FieldRef:        &corev1.ObjectFieldSelector{FieldPath: "metadata.name"},
+				ConfigMapKeyRef: &corev1.ConfigMapKeySelector{Key: "k"},
+			}}}
+		}, "may not have more than one field specified at a time"},
+		{"topology spread with zero skew", func(p *corev1.Pod) {
+			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 0, TopologyKey: "zone", WhenUnsatisfiable: corev1.DoNotSchedule}}
+		}, "spec.topologySpreadConstraints[0].maxSkew: Invalid value: 0: must be greater than zero"},
+		{"node affinity In without values", func(p *corev1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn}}}}}}}
+		}, "matchExpressions[0].values: Required value"},
+		{"toleration seconds without NoExecute", func(p *corev1.Pod) {
+			secs := int64(5)
+			p.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule, TolerationSeconds: &secs}}
+		}, "effect must be 'NoExecute' when `tolerationSeconds` is set"},
 		{"negative grace period", func(p *corev1.Pod) { v := int64(-1); p.Spec.TerminationGracePeriodSeconds = &v }, "spec.terminationGracePeriodSeconds"},
 	}
 	for _, tc := range cases {
