@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	// CronJob time zones must resolve on machines without a zoneinfo database.
+	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
