@@ -73,12 +73,16 @@ func isPublicPath(path string) bool {
 
 // newAuthorizer allows system:masters everything and everyone the public
 // paths (also before RBAC's caches are filled); RBAC decides the rest.
-func newAuthorizer(rbacAuthz authorizer.Authorizer) (authorizer.Authorizer, error) {
-	return authzunion.New(
-		authzunion.NamedAuthorizer{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
-		authzunion.NamedAuthorizer{AuthorizerName: "public-info", Authorizer: publicInfoAuthorizer{}},
-		authzunion.NamedAuthorizer{AuthorizerName: "RBAC", Authorizer: rbacAuthz},
-	)
+func newAuthorizer(rbacAuthz authorizer.Authorizer, alwaysAllow bool) (authorizer.Authorizer, error) {
+	chain := []authzunion.NamedAuthorizer{
+		{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		{AuthorizerName: "public-info", Authorizer: publicInfoAuthorizer{}},
+	}
+	if alwaysAllow {
+		chain = append(chain, authzunion.NamedAuthorizer{AuthorizerName: "AlwaysAllow", Authorizer: authorizerfactory.NewAlwaysAllowAuthorizer()})
+	}
+	chain = append(chain, authzunion.NamedAuthorizer{AuthorizerName: "RBAC", Authorizer: rbacAuthz})
+	return authzunion.New(chain...)
 }
 
 // publicInfoAuthorizer allows GET of the health and version endpoints.

@@ -30,6 +30,10 @@ type Config struct {
 	// (token,user,uid,"group1,group2") (--token-auth-file).
 	TokenAuthFile string
 
+	// AlwaysAllow authorizes every authenticated request
+	// (--authorization-mode=AlwaysAllow); otherwise RBAC decides.
+	AlwaysAllow bool
+
 	// EtcdServers are etcd client URLs (--etcd-servers); unix:// sockets work.
 	EtcdServers []string
 	// EtcdPrefix is the key prefix of all objects (--etcd-prefix).

@@ -95,7 +95,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		Roles: rbacInformers.Roles().Lister(), RoleBindings: rbacInformers.RoleBindings().Lister(),
 		ClusterRoles: rbacInformers.ClusterRoles().Lister(), ClusterRoleBindings: rbacInformers.ClusterRoleBindings().Lister(),
 	})
-	authz, err := newAuthorizer(rbacAuthz)
+	authz, err := newAuthorizer(rbacAuthz, c.AlwaysAllow)
 	if err != nil {
 		return nil, err
 	}

@@ -100,7 +100,7 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs.StringVar(&f.etcdPrefix, "etcd-prefix", f.etcdPrefix, "prefix of all keys in etcd")
 	fs.StringVar(&f.serviceClusterIPRange, "service-cluster-ip-range", f.serviceClusterIPRange, "CIDR range that Service cluster IPs are allocated from")
 	fs.StringVar(&f.serviceNodePortRange, "service-node-port-range", f.serviceNodePortRange, "port range for NodePort Services")
-	fs.StringSliceVar(&f.authorizationMode, "authorization-mode", f.authorizationMode, "authorizers; system:masters is always allowed everything and RBAC decides the rest")
+	fs.StringSliceVar(&f.authorizationMode, "authorization-mode", f.authorizationMode, "authorizers: RBAC, Node (nodes are not yet limited to their own objects), AlwaysAllow; system:masters may always do everything")
 	for _, ig := range ignoredAPIServerFlags {
 		addIgnoredFlag(fs, ig.name, ig.kind)
 	}
@@ -154,9 +154,11 @@ func (f *apiserverFlags) config() (apiserver.Config, error) {
 	cfg.ServiceNodePortRange = apiserver.PortRange{Base: base, Size: top - base + 1}
 	for _, m := range f.authorizationMode {
 		switch m {
-		case "RBAC", "Node", "AlwaysAllow":
+		case "RBAC", "Node":
+		case "AlwaysAllow":
+			cfg.AlwaysAllow = true
 		default:
-			return cfg, fmt.Errorf("--authorization-mode %q is not supported (supported: RBAC, Node)", m)
+			return cfg, fmt.Errorf("--authorization-mode %q is not supported (supported: RBAC, Node, AlwaysAllow)", m)
 		}
 	}
 	return cfg, nil

@@ -124,6 +124,13 @@ func testKubectl(t *testing.T, k kubectl, ns string) {
 	k.ok(append([]string{"create", "role", "r1", "--verb=get", "--resource=pods"}, n...)...)
 	k.ok(append([]string{"create", "rolebinding", "rb1", "--role=r1", "--user=jane"}, n...)...)
 	k.ok(append([]string{"run", "p1", "--image=busybox:1.36", "--restart=Never"}, n...)...)
+	k.okIn(`apiVersion: v1
+kind: PodTemplate
+metadata: {name: pt1, namespace: `+ns+`}
+template:
+  metadata: {labels: {app: pt}}
+  spec: {containers: [{name: c, image: busybox}]}
+`, "apply", "-f", "-")
 
 	t.Run("get columns", func(t *testing.T) {
 		for res, want := range map[string]string{
@@ -147,6 +154,7 @@ func testKubectl(t *testing.T, k kubectl, ns string) {
 			"ingresses":       "NAME|CLASS|HOSTS|ADDRESS|PORTS|AGE",
 			"networkpolicies": "NAME|POD-SELECTOR|AGE",
 			"events":          "LAST SEEN|TYPE|REASON|OBJECT|MESSAGE",
+			"podtemplates":    "NAME|CONTAINERS|IMAGES|POD LABELS",
 		} {
 			out, err := k.run("", append([]string{"get", res}, n...)...)
 			if err != nil {

@@ -400,3 +400,23 @@ func EventRow(obj runtime.Object) ([]any, error) {
 	object := strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name
 	return []any{table.Age(last), e.Type, e.Reason, object, e.InvolvedObject.FieldPath, source, strings.TrimSpace(e.Message), table.Age(first), int64(count), e.Name}, nil
 }
+
+// PodTemplateColumns are the columns of kubectl get podtemplates.
+var PodTemplateColumns = []metav1.TableColumnDefinition{
+	table.NameColumn,
+	table.Column("Containers", "string", "Names of each container in the template."),
+	table.Column("Images", "string", "Images referenced by each container in the template."),
+	table.Column("Pod Labels", "string", "The labels for the pod template."),
+}
+
+// PodTemplateRow renders a pod template.
+func PodTemplateRow(obj runtime.Object) ([]any, error) {
+	pt := obj.(*corev1.PodTemplate)
+	names := make([]string, 0, len(pt.Template.Spec.Containers))
+	images := make([]string, 0, len(pt.Template.Spec.Containers))
+	for _, c := range pt.Template.Spec.Containers {
+		names = append(names, c.Name)
+		images = append(images, c.Image)
+	}
+	return []any{pt.Name, strings.Join(names, ","), strings.Join(images, ","), table.Selector(pt.Template.Labels)}, nil
+}

@@ -136,6 +136,7 @@ func coreGroup(deps Deps) Group {
 			Validate: func(o runtime.Object) field.ErrorList {
 				return corev1api.ValidatePodTemplateSpec(&o.(*corev1.PodTemplate).Template, field.NewPath("template"))
 			},
+			Columns: corev1api.PodTemplateColumns, Row: corev1api.PodTemplateRow,
 		},
 	}}}}
 }
