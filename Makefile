@@ -27,7 +27,7 @@ run: build ## Build and start a cluster with its data in ./.skiff
 	bin/skiff server --data-dir $(DATA_DIR)
 
 test: build ## Run all tests (unit, integration against bin/skiff)
-	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -timeout $(TEST_TIMEOUT) ./...
+	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 envtest-assets: build ## Make bin/envtest: kube-apiserver, etcd and kubectl links to skiff for KUBEBUILDER_ASSETS
 	mkdir -p bin/envtest

@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
+	schedulingv1api "github.com/skiffhq/skiff/apis/scheduling/v1"
 	"github.com/skiffhq/skiff/config/bootstrappolicy"
 )
 
@@ -41,6 +42,11 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, c CompletedConf
 func ensureBootstrapObjects(ctx context.Context, client kubernetes.Interface, c CompletedConfig) error {
 	if err := ensureRBACPolicy(client); err != nil {
 		return err
+	}
+	for _, pc := range schedulingv1api.SystemPriorityClasses() {
+		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, &pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating priority class %s: %w", pc.Name, err)
+		}
 	}
 	for _, name := range systemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}

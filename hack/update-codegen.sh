@@ -9,6 +9,7 @@ pkgs=(
   k8s.io/api/apps/v1
   k8s.io/api/batch/v1
   k8s.io/api/autoscaling/v1
+  k8s.io/api/autoscaling/v2
   k8s.io/api/coordination/v1
   k8s.io/api/discovery/v1
   k8s.io/api/events/v1

@@ -11,6 +11,22 @@ import (
 
 var metaPkgPath = reflect.TypeOf(metav1.ObjectMeta{}).PkgPath()
 
+// RegisterKinds adds only the named kinds of gv to its internal version
+// (autoscaling/v1: its Scale, while autoscaling/v2 owns the internal
+// HorizontalPodAutoscaler).
+func RegisterKinds(scheme *runtime.Scheme, gv schema.GroupVersion, kinds ...string) error {
+	types := scheme.KnownTypes(gv)
+	internal := schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
+	for _, kind := range kinds {
+		t, ok := types[kind]
+		if !ok {
+			return fmt.Errorf("kind %s is not registered in %s", kind, gv)
+		}
+		scheme.AddKnownTypeWithName(internal.WithKind(kind), reflect.New(t).Interface().(runtime.Object))
+	}
+	return nil
+}
+
 // Register adds every object type already known in gv (other than the
 // shared meta/v1 option and watch types) to gv's internal version.
 func Register(scheme *runtime.Scheme, gv schema.GroupVersion) error {

@@ -125,6 +125,25 @@ func testKubectl(t *testing.T, k kubectl, ns string) {
 	k.ok(append([]string{"create", "rolebinding", "rb1", "--role=r1", "--user=jane"}, n...)...)
 	k.ok(append([]string{"run", "p1", "--image=busybox:1.36", "--restart=Never"}, n...)...)
 	k.okIn(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: `+ns+`}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: `+ns+`}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 5
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: q, namespace: `+ns+`}
+spec: {hard: {pods: "10"}}
+`, "apply", "-f", "-")
+	k.okIn(`apiVersion: v1
 kind: PodTemplate
 metadata: {name: pt1, namespace: `+ns+`}
 template:
@@ -155,6 +174,9 @@ template:
 			"networkpolicies": "NAME|POD-SELECTOR|AGE",
 			"events":          "LAST SEEN|TYPE|REASON|OBJECT|MESSAGE",
 			"podtemplates":    "NAME|CONTAINERS|IMAGES|POD LABELS",
+			"pvc":             "NAME|STATUS|VOLUME|CAPACITY|ACCESS MODES|STORAGECLASS|VOLUMEATTRIBUTESCLASS|AGE",
+			"hpa":             "NAME|REFERENCE|TARGETS|MINPODS|MAXPODS|REPLICAS|AGE",
+			"quota":           "NAME|AGE|REQUEST|LIMIT",
 		} {
 			out, err := k.run("", append([]string{"get", res}, n...)...)
 			if err != nil {
@@ -170,9 +192,10 @@ template:
 			}
 		}
 		for res, want := range map[string]string{
-			"namespaces":     "NAME|STATUS|AGE",
-			"clusterroles":   "NAME|CREATED AT",
-			"ingressclasses": "NAME|CONTROLLER|PARAMETERS|AGE",
+			"namespaces":      "NAME|STATUS|AGE",
+			"priorityclasses": "NAME|VALUE|GLOBAL-DEFAULT|AGE|PREEMPTIONPOLICY",
+			"clusterroles":    "NAME|CREATED AT",
+			"ingressclasses":  "NAME|CONTROLLER|PARAMETERS|AGE",
 		} {
 			out := k.ok("get", res)
 			if strings.HasPrefix(out, "No resources found") {

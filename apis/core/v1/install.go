@@ -25,6 +25,8 @@ func Install(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&corev1.Endpoints{}, func(o any) { SetDefaultsEndpoints(o.(*corev1.Endpoints)) })
 	scheme.AddTypeDefaultingFunc(&corev1.Namespace{}, func(o any) { SetDefaultsNamespace(o.(*corev1.Namespace)) })
 	scheme.AddTypeDefaultingFunc(&corev1.Node{}, func(o any) { SetDefaultsNode(o.(*corev1.Node)) })
+	scheme.AddTypeDefaultingFunc(&corev1.PersistentVolumeClaim{}, func(o any) { SetDefaultsPersistentVolumeClaim(o.(*corev1.PersistentVolumeClaim)) })
+	scheme.AddTypeDefaultingFunc(&corev1.PersistentVolume{}, func(o any) { SetDefaultsPersistentVolume(o.(*corev1.PersistentVolume)) })
 
 	gv := corev1.SchemeGroupVersion
 	for _, f := range []struct {

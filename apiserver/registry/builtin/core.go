@@ -131,6 +131,46 @@ func coreGroup(deps Deps) Group {
 			Columns:          corev1api.EventColumns, Row: corev1api.EventRow,
 		},
 		{
+			GroupVersion: gv, Name: "persistentvolumeclaims", Singular: "persistentvolumeclaim", Kind: "PersistentVolumeClaim", Namespaced: true,
+			ShortNames: []string{"pvc"},
+			New:        func() runtime.Object { return &corev1.PersistentVolumeClaim{} }, NewList: func() runtime.Object { return &corev1.PersistentVolumeClaimList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return corev1api.ValidatePersistentVolumeClaim(o.(*corev1.PersistentVolumeClaim))
+			},
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return corev1api.ValidatePersistentVolumeClaimUpdate(o.(*corev1.PersistentVolumeClaim), old.(*corev1.PersistentVolumeClaim))
+			},
+			PrepareForCreate: func(_ context.Context, o runtime.Object) {
+				o.(*corev1.PersistentVolumeClaim).Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
+			},
+			Columns: corev1api.PersistentVolumeClaimColumns, Row: corev1api.PersistentVolumeClaimRow,
+			Status: true, NoGeneration: true,
+		},
+		{
+			GroupVersion: gv, Name: "persistentvolumes", Singular: "persistentvolume", Kind: "PersistentVolume", ShortNames: []string{"pv"},
+			New: func() runtime.Object { return &corev1.PersistentVolume{} }, NewList: func() runtime.Object { return &corev1.PersistentVolumeList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return corev1api.ValidatePersistentVolume(o.(*corev1.PersistentVolume))
+			},
+			PrepareForCreate: func(_ context.Context, o runtime.Object) {
+				now := metav1.Now()
+				o.(*corev1.PersistentVolume).Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending, LastPhaseTransitionTime: &now}
+			},
+			Columns: corev1api.PersistentVolumeColumns, Row: corev1api.PersistentVolumeRow,
+			Status: true, NoGeneration: true,
+		},
+		{
+			GroupVersion: gv, Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", Namespaced: true, ShortNames: []string{"quota"},
+			New: func() runtime.Object { return &corev1.ResourceQuota{} }, NewList: func() runtime.Object { return &corev1.ResourceQuotaList{} },
+			Columns: corev1api.ResourceQuotaColumns, Row: corev1api.ResourceQuotaRow,
+			Status: true, NoGeneration: true,
+		},
+		{
+			GroupVersion: gv, Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", Namespaced: true, ShortNames: []string{"limits"},
+			New: func() runtime.Object { return &corev1.LimitRange{} }, NewList: func() runtime.Object { return &corev1.LimitRangeList{} },
+			Columns: corev1api.LimitRangeColumns, Row: corev1api.LimitRangeRow,
+		},
+		{
 			GroupVersion: gv, Name: "podtemplates", Singular: "podtemplate", Kind: "PodTemplate", Namespaced: true,
 			New: func() runtime.Object { return &corev1.PodTemplate{} }, NewList: func() runtime.Object { return &corev1.PodTemplateList{} },
 			Validate: func(o runtime.Object) field.ErrorList {

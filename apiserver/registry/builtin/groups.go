@@ -6,7 +6,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,12 +15,15 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apivalidationpath "k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	appsv1api "github.com/skiffhq/skiff/apis/apps/v1"
+	autoscalingv2api "github.com/skiffhq/skiff/apis/autoscaling/v2"
 	batchv1api "github.com/skiffhq/skiff/apis/batch/v1"
 	coordinationv1api "github.com/skiffhq/skiff/apis/coordination/v1"
 	corev1api "github.com/skiffhq/skiff/apis/core/v1"
@@ -30,6 +33,8 @@ import (
 	networkingv1api "github.com/skiffhq/skiff/apis/networking/v1"
 	policyv1api "github.com/skiffhq/skiff/apis/policy/v1"
 	rbacv1api "github.com/skiffhq/skiff/apis/rbac/v1"
+	schedulingv1api "github.com/skiffhq/skiff/apis/scheduling/v1"
+	storagev1api "github.com/skiffhq/skiff/apis/storage/v1"
 	"github.com/skiffhq/skiff/apiserver/registry"
 )
 
@@ -37,7 +42,7 @@ func init() {
 	installers = append(installers,
 		appsv1api.Install, batchv1api.Install, coordinationv1api.Install, discoveryv1api.Install,
 		eventsv1api.Install, policyv1api.Install, networkingv1api.Install, rbacv1api.Install,
-		internalversion.Installer(autoscalingv1.AddToScheme, autoscalingv1.SchemeGroupVersion),
+		autoscalingv2api.Install, storagev1api.Install, schedulingv1api.Install,
 		internalversion.Installer(authenticationv1.AddToScheme, authenticationv1.SchemeGroupVersion),
 		internalversion.Installer(authorizationv1.AddToScheme, authorizationv1.SchemeGroupVersion))
 }
@@ -304,4 +309,45 @@ func rbacGroup() Group {
 // and the like): anything that is a valid path segment.
 func pathSegmentName(name string, prefix bool) []string {
 	return apivalidationpath.IsValidPathSegmentName(name)
+}
+
+func autoscalingGroup() Group {
+	gv := autoscalingv2.SchemeGroupVersion
+	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{{
+		GroupVersion: gv, Name: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", Kind: "HorizontalPodAutoscaler",
+		Namespaced: true, ShortNames: []string{"hpa"}, Categories: []string{"all"},
+		New:     func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscaler{} },
+		NewList: func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscalerList{} },
+		Validate: func(o runtime.Object) field.ErrorList {
+			return autoscalingv2api.ValidateHorizontalPodAutoscaler(o.(*autoscalingv2.HorizontalPodAutoscaler))
+		},
+		Columns: autoscalingv2api.HorizontalPodAutoscalerColumns, Row: autoscalingv2api.HorizontalPodAutoscalerRow,
+		Status: true,
+	}}}}}
+}
+
+func storageGroup() Group {
+	gv := storagev1.SchemeGroupVersion
+	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{{
+		GroupVersion: gv, Name: "storageclasses", Singular: "storageclass", Kind: "StorageClass", ShortNames: []string{"sc"},
+		New: func() runtime.Object { return &storagev1.StorageClass{} }, NewList: func() runtime.Object { return &storagev1.StorageClassList{} },
+		Validate: func(o runtime.Object) field.ErrorList { return storagev1api.ValidateStorageClass(o.(*storagev1.StorageClass)) },
+		ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+			return storagev1api.ValidateStorageClassUpdate(o.(*storagev1.StorageClass), old.(*storagev1.StorageClass))
+		},
+		Columns: storagev1api.StorageClassColumns, Row: storagev1api.StorageClassRow,
+	}}}}}
+}
+
+func schedulingGroup() Group {
+	gv := schedulingv1.SchemeGroupVersion
+	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{{
+		GroupVersion: gv, Name: "priorityclasses", Singular: "priorityclass", Kind: "PriorityClass", ShortNames: []string{"pc"},
+		New: func() runtime.Object { return &schedulingv1.PriorityClass{} }, NewList: func() runtime.Object { return &schedulingv1.PriorityClassList{} },
+		Validate: func(o runtime.Object) field.ErrorList { return schedulingv1api.ValidatePriorityClass(o.(*schedulingv1.PriorityClass)) },
+		ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+			return schedulingv1api.ValidatePriorityClassUpdate(o.(*schedulingv1.PriorityClass), old.(*schedulingv1.PriorityClass))
+		},
+		Columns: schedulingv1api.PriorityClassColumns, Row: schedulingv1api.PriorityClassRow,
+	}}}}}
 }
