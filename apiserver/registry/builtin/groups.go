@@ -331,7 +331,9 @@ func storageGroup() Group {
 	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{{
 		GroupVersion: gv, Name: "storageclasses", Singular: "storageclass", Kind: "StorageClass", ShortNames: []string{"sc"},
 		New: func() runtime.Object { return &storagev1.StorageClass{} }, NewList: func() runtime.Object { return &storagev1.StorageClassList{} },
-		Validate: func(o runtime.Object) field.ErrorList { return storagev1api.ValidateStorageClass(o.(*storagev1.StorageClass)) },
+		Validate: func(o runtime.Object) field.ErrorList {
+			return storagev1api.ValidateStorageClass(o.(*storagev1.StorageClass))
+		},
 		ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
 			return storagev1api.ValidateStorageClassUpdate(o.(*storagev1.StorageClass), old.(*storagev1.StorageClass))
 		},
@@ -344,7 +346,9 @@ func schedulingGroup() Group {
 	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{{
 		GroupVersion: gv, Name: "priorityclasses", Singular: "priorityclass", Kind: "PriorityClass", ShortNames: []string{"pc"},
 		New: func() runtime.Object { return &schedulingv1.PriorityClass{} }, NewList: func() runtime.Object { return &schedulingv1.PriorityClassList{} },
-		Validate: func(o runtime.Object) field.ErrorList { return schedulingv1api.ValidatePriorityClass(o.(*schedulingv1.PriorityClass)) },
+		Validate: func(o runtime.Object) field.ErrorList {
+			return schedulingv1api.ValidatePriorityClass(o.(*schedulingv1.PriorityClass))
+		},
 		ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
 			return schedulingv1api.ValidatePriorityClassUpdate(o.(*schedulingv1.PriorityClass), old.(*schedulingv1.PriorityClass))
 		},
