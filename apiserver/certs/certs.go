@@ -56,7 +56,7 @@ func (p PKI) Ensure(hosts []string, ips []net.IP) (*CA, error) {
 	}
 	hosts = append([]string{"localhost"}, hosts...)
 	ips = append([]net.IP{net.ParseIP("127.0.0.1")}, ips...)
-	if !exists(p.ServingCert()) || !exists(p.ServingKey()) {
+	if !exists(p.ServingCert()) || !exists(p.ServingKey()) || !covers(p.ServingCert(), ca, hosts, ips) {
 		if err := ca.Issue(p.ServingCert(), p.ServingKey(), pkix.Name{CommonName: "skiff-apiserver"}, hosts, ips, x509.ExtKeyUsageServerAuth); err != nil {
 			return nil, fmt.Errorf("issuing the serving certificate: %w", err)
 		}
@@ -100,6 +100,31 @@ func (p PKI) ensureCA() (*CA, error) {
 		return nil, err
 	}
 	return &CA{Cert: cert, Key: key}, nil
+}
+
+// covers reports whether the certificate in certFile was signed by ca,
+// is valid for another month and names every host and IP: a server
+// restarted with another bind address or host name gets a new one.
+func covers(certFile string, ca *CA, hosts []string, ips []net.IP) bool {
+	certs, err := certutil.CertsFromFile(certFile)
+	if err != nil || len(certs) == 0 {
+		return false
+	}
+	c := certs[0]
+	if c.CheckSignatureFrom(ca.Cert) != nil || time.Until(c.NotAfter) < 30*24*time.Hour {
+		return false
+	}
+	for _, h := range hosts {
+		if h != "" && c.VerifyHostname(h) != nil {
+			return false
+		}
+	}
+	for _, ip := range ips {
+		if c.VerifyHostname(ip.String()) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // LoadCA reads a CA certificate and its private key.
