@@ -7,10 +7,12 @@ import (
 	"strings"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
+	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
@@ -23,30 +25,42 @@ import (
 // system:public-info-viewer role allows.
 var publicPaths = []string{"/healthz", "/livez", "/readyz", "/version"}
 
-// applyAuthentication sets up client certificate and token authentication,
-// and anonymous access limited to the public paths.
-func (c CompletedConfig) applyAuthentication(cfg *genericapiserver.Config) error {
+// applyAuthentication sets up client certificate and token authentication
+// (static tokens and service account tokens), and anonymous access limited
+// to the public paths. It returns the token authenticator, for TokenReview.
+func (c CompletedConfig) applyAuthentication(cfg *genericapiserver.Config, saTokens authenticator.Token) (authenticator.Token, error) {
 	var authenticators []authenticator.Request
 	if c.ClientCAFile != "" {
 		ca, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", c.ClientCAFile)
 		if err != nil {
-			return fmt.Errorf("loading --client-ca-file: %w", err)
+			return nil, fmt.Errorf("loading --client-ca-file: %w", err)
 		}
 		if err := cfg.Authentication.ApplyClientCert(ca, cfg.SecureServing); err != nil {
-			return fmt.Errorf("configuring client certificates: %w", err)
+			return nil, fmt.Errorf("configuring client certificates: %w", err)
 		}
 		authenticators = append(authenticators, x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion))
 	}
+	var tokenAuthenticators []authenticator.Token
 	if c.TokenAuthFile != "" {
 		tokens, err := tokenfile.NewCSV(c.TokenAuthFile)
 		if err != nil {
-			return fmt.Errorf("loading --token-auth-file: %w", err)
+			return nil, fmt.Errorf("loading --token-auth-file: %w", err)
 		}
-		authenticators = append(authenticators, bearertoken.New(tokens))
+		tokenAuthenticators = append(tokenAuthenticators, tokens)
 	}
-	authenticators = append(authenticators, authenticator.RequestFunc(anonymousPublic))
-	cfg.Authentication.Authenticator = union.New(authenticators...)
-	return nil
+	if saTokens != nil {
+		tokenAuthenticators = append(tokenAuthenticators, saTokens)
+	}
+	tokens := tokenunion.New(tokenAuthenticators...)
+	authenticators = append(authenticators, bearertoken.New(tokens))
+	// Every authenticated user is in system:authenticated, as upstream;
+	// anonymous users are not.
+	cfg.Authentication.Authenticator = union.New(
+		group.NewAuthenticatedGroupAdder(union.New(authenticators...)),
+		authenticator.RequestFunc(anonymousPublic),
+	)
+	cfg.Authentication.APIAudiences = c.APIAudiences
+	return tokens, nil
 }
 
 // anonymousPublic authenticates requests without credentials as

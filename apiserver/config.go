@@ -30,6 +30,22 @@ type Config struct {
 	// (token,user,uid,"group1,group2") (--token-auth-file).
 	TokenAuthFile string
 
+	// ServiceAccountSigningKeyFile signs service account tokens
+	// (--service-account-signing-key-file); empty disables TokenRequest.
+	ServiceAccountSigningKeyFile string
+	// ServiceAccountKeyFiles verify service account tokens
+	// (--service-account-key-file); default: the signing key.
+	ServiceAccountKeyFiles []string
+	// ServiceAccountIssuers are the accepted token issuers, the first one
+	// used for new tokens (--service-account-issuer).
+	ServiceAccountIssuers []string
+	// APIAudiences are the audiences the API accepts tokens for
+	// (--api-audiences); default: the issuers.
+	APIAudiences []string
+	// ServiceAccountMaxTokenExpiration caps token lifetimes
+	// (--service-account-max-token-expiration; 0: no cap).
+	ServiceAccountMaxTokenExpiration time.Duration
+
 	// AlwaysAllow authorizes every authenticated request
 	// (--authorization-mode=AlwaysAllow); otherwise RBAC decides.
 	AlwaysAllow bool
@@ -70,6 +86,12 @@ func (c Config) Complete() (CompletedConfig, error) {
 	}
 	if c.ServiceNodePortRange.Size == 0 {
 		c.ServiceNodePortRange = PortRange{Base: 30000, Size: 2768}
+	}
+	if len(c.ServiceAccountIssuers) == 0 {
+		c.ServiceAccountIssuers = []string{"https://kubernetes.default.svc.cluster.local"}
+	}
+	if len(c.APIAudiences) == 0 {
+		c.APIAudiences = c.ServiceAccountIssuers
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = time.Minute

@@ -82,14 +82,18 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := serving.WithLoopback().ApplyTo(&cfg.SecureServing, &cfg.LoopbackClientConfig); err != nil {
 		return nil, fmt.Errorf("configuring serving: %w", err)
 	}
-	if err := c.applyAuthentication(&cfg.Config); err != nil {
-		return nil, err
-	}
 	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
 	if err != nil {
 		return nil, fmt.Errorf("creating the loopback client: %w", err)
 	}
 	cfg.SharedInformerFactory = informers.NewSharedInformerFactory(client, 10*time.Minute)
+	tokens, saAuthenticator, err := c.serviceAccountTokens(client, cfg.SharedInformerFactory)
+	if err != nil {
+		return nil, err
+	}
+	if tokens.Authenticator, err = c.applyAuthentication(&cfg.Config, saAuthenticator); err != nil {
+		return nil, err
+	}
 	rbacInformers := cfg.SharedInformerFactory.Rbac().V1()
 	rbacAuthz := rbac.New(rbac.Listers{
 		Roles: rbacInformers.Roles().Lister(), RoleBindings: rbacInformers.RoleBindings().Lister(),
@@ -123,7 +127,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		IPs:       allocator.NewIPRange(c.ServiceClusterIPRange, ipStore),
 		NodePorts: allocator.NewPortRange(c.ServiceNodePortRange.Base, c.ServiceNodePortRange.Size, portStore),
 	}
-	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz, Services: services})
+	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz, Services: services, Tokens: tokens})
 	resourceConfig := serverstorage.NewResourceConfig()
 	for _, g := range groups {
 		for _, v := range g.Versions {

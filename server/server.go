@@ -109,15 +109,16 @@ func (o *Options) Run(ctx context.Context) error {
 
 	_, serviceRange, _ := net.ParseCIDR(o.ServiceClusterIPRange)
 	cfg, err := apiserver.Config{
-		BindAddress:           bind,
-		SecurePort:            o.SecurePort,
-		Listener:              o.Listener,
-		ServingCertFile:       pki.ServingCert(),
-		ServingKeyFile:        pki.ServingKey(),
-		ClientCAFile:          pki.CACert(),
-		TokenAuthFile:         tokenFile,
-		EtcdServers:           etcdServer.Endpoints(),
-		ServiceClusterIPRange: serviceRange,
+		BindAddress:                  bind,
+		SecurePort:                   o.SecurePort,
+		Listener:                     o.Listener,
+		ServingCertFile:              pki.ServingCert(),
+		ServingKeyFile:               pki.ServingKey(),
+		ClientCAFile:                 pki.CACert(),
+		TokenAuthFile:                tokenFile,
+		ServiceAccountSigningKeyFile: pki.ServiceAccountKey(),
+		EtcdServers:                  etcdServer.Endpoints(),
+		ServiceClusterIPRange:        serviceRange,
 	}.Complete()
 	if err != nil {
 		return err

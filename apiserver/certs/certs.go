@@ -37,6 +37,9 @@ func (p PKI) ServingKey() string  { return filepath.Join(p.Dir, "apiserver.key")
 func (p PKI) AdminCert() string   { return filepath.Join(p.Dir, "admin.crt") }
 func (p PKI) AdminKey() string    { return filepath.Join(p.Dir, "admin.key") }
 
+// ServiceAccountKey signs service account tokens.
+func (p PKI) ServiceAccountKey() string { return filepath.Join(p.Dir, "sa.key") }
+
 // CA is a loaded certificate authority.
 type CA struct {
 	Cert *x509.Certificate
@@ -59,6 +62,19 @@ func (p PKI) Ensure(hosts []string, ips []net.IP) (*CA, error) {
 	if !exists(p.ServingCert()) || !exists(p.ServingKey()) || !covers(p.ServingCert(), ca, hosts, ips) {
 		if err := ca.Issue(p.ServingCert(), p.ServingKey(), pkix.Name{CommonName: "skiff-apiserver"}, hosts, ips, x509.ExtKeyUsageServerAuth); err != nil {
 			return nil, fmt.Errorf("issuing the serving certificate: %w", err)
+		}
+	}
+	if !exists(p.ServiceAccountKey()) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFile(p.ServiceAccountKey(), keyPEM, 0o600); err != nil {
+			return nil, err
 		}
 	}
 	if !exists(p.AdminCert()) || !exists(p.AdminKey()) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -29,6 +30,11 @@ type apiserverFlags struct {
 	serviceClusterIPRange string
 	serviceNodePortRange  string
 	authorizationMode     []string
+	saIssuers             []string
+	saKeyFiles            []string
+	saSigningKeyFile      string
+	apiAudiences          []string
+	saMaxExpiration       time.Duration
 }
 
 // ignoredAPIServerFlags are accepted so that kube-apiserver command lines
@@ -37,9 +43,6 @@ var ignoredAPIServerFlags = []struct{ name, kind string }{
 	{"allow-privileged", "bool"},
 	{"disable-admission-plugins", "strings"},
 	{"enable-admission-plugins", "strings"},
-	{"service-account-issuer", "strings"},
-	{"service-account-key-file", "strings"},
-	{"service-account-signing-key-file", "string"},
 	{"feature-gates", "string"},
 	{"runtime-config", "string"},
 	{"anonymous-auth", "bool"},
@@ -101,6 +104,11 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs.StringVar(&f.serviceClusterIPRange, "service-cluster-ip-range", f.serviceClusterIPRange, "CIDR range that Service cluster IPs are allocated from")
 	fs.StringVar(&f.serviceNodePortRange, "service-node-port-range", f.serviceNodePortRange, "port range for NodePort Services")
 	fs.StringSliceVar(&f.authorizationMode, "authorization-mode", f.authorizationMode, "authorizers: RBAC, Node (nodes are not yet limited to their own objects), AlwaysAllow; system:masters may always do everything")
+	fs.StringSliceVar(&f.saIssuers, "service-account-issuer", nil, "issuer of service account tokens; the first signs new tokens, all are accepted (default https://kubernetes.default.svc.cluster.local)")
+	fs.StringSliceVar(&f.saKeyFiles, "service-account-key-file", nil, "PEM files of keys that verify service account tokens (default: the signing key)")
+	fs.StringVar(&f.saSigningKeyFile, "service-account-signing-key-file", "", "PEM private key that signs service account tokens (TokenRequest is disabled without it)")
+	fs.StringSliceVar(&f.apiAudiences, "api-audiences", nil, "audiences the API accepts tokens for (default: the issuers)")
+	fs.DurationVar(&f.saMaxExpiration, "service-account-max-token-expiration", 0, "longest lifetime of a requested service account token (0: no limit)")
 	for _, ig := range ignoredAPIServerFlags {
 		addIgnoredFlag(fs, ig.name, ig.kind)
 	}
@@ -137,6 +145,11 @@ func (f *apiserverFlags) config() (apiserver.Config, error) {
 		cfg.ServingKeyFile = filepath.Join(f.certDir, "apiserver.key")
 	}
 	cfg.ClientCAFile = f.clientCAFile
+	cfg.ServiceAccountIssuers = f.saIssuers
+	cfg.ServiceAccountKeyFiles = f.saKeyFiles
+	cfg.ServiceAccountSigningKeyFile = f.saSigningKeyFile
+	cfg.APIAudiences = f.apiAudiences
+	cfg.ServiceAccountMaxTokenExpiration = f.saMaxExpiration
 	cfg.TokenAuthFile = f.tokenAuthFile
 	cfg.EtcdServers = f.etcdServers
 	cfg.EtcdPrefix = f.etcdPrefix

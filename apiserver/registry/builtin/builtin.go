@@ -79,7 +79,7 @@ func Groups(deps Deps) []Group {
 		policyGroup(),
 		networkingGroup(),
 		rbacGroup(),
-		authenticationGroup(),
+		authenticationGroup(deps),
 		authorizationGroup(deps),
 		autoscalingGroup(),
 		storageGroup(),
@@ -95,6 +95,8 @@ type Deps struct {
 	RuleResolver authorizer.RuleResolver
 	// Services allocates cluster IPs and node ports.
 	Services ServiceAllocators
+	// Tokens issues service account tokens and reviews tokens.
+	Tokens Tokens
 }
 
 func gvOf(gv metav1.GroupVersion) schema.GroupVersion {

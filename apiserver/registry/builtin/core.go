@@ -121,6 +121,9 @@ func coreGroup(deps Deps) Group {
 		{
 			GroupVersion: gv, Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"},
 			New: func() runtime.Object { return &corev1.ServiceAccount{} }, NewList: func() runtime.Object { return &corev1.ServiceAccountList{} },
+			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {
+				return map[string]rest.Storage{"token": &tokenREST{store: s, tokens: deps.Tokens}}, nil
+			},
 			Columns: corev1api.ServiceAccountColumns, Row: corev1api.ServiceAccountRow,
 		},
 		{

@@ -57,9 +57,11 @@ func virtual(gv metav1.GroupVersion, name, kind string, namespaced bool, newObj 
 	}
 }
 
-func authenticationGroup() Group {
+func authenticationGroup(deps Deps) Group {
 	gv := authenticationv1.SchemeGroupVersion
 	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{
+		virtual(metav1.GroupVersion(gv), "tokenreviews", "TokenReview", false,
+			func() runtime.Object { return &authenticationv1.TokenReview{} }, deps.Tokens.reviewToken),
 		virtual(metav1.GroupVersion(gv), "selfsubjectreviews", "SelfSubjectReview", false,
 			func() runtime.Object { return &authenticationv1.SelfSubjectReview{} },
 			func(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
