@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
@@ -37,6 +39,7 @@ import (
 	"k8s.io/kube-openapi/pkg/common"
 
 	"github.com/skiffhq/skiff/apiserver/allocator"
+	"github.com/skiffhq/skiff/apiserver/certs"
 	"github.com/skiffhq/skiff/apiserver/openapi"
 	"github.com/skiffhq/skiff/apiserver/rbac"
 	"github.com/skiffhq/skiff/apiserver/registry"
@@ -79,8 +82,11 @@ func (c CompletedConfig) New() (*Server, error) {
 	serving.BindPort = c.SecurePort
 	serving.Listener = c.Listener
 	serving.ServerCert.CertKey = genericoptions.CertKey{CertFile: c.ServingCertFile, KeyFile: c.ServingKeyFile}
-	if err := serving.WithLoopback().ApplyTo(&cfg.SecureServing, &cfg.LoopbackClientConfig); err != nil {
+	if err := serving.ApplyTo(&cfg.SecureServing); err != nil {
 		return nil, fmt.Errorf("configuring serving: %w", err)
+	}
+	if err := applyLoopback(&cfg.Config); err != nil {
+		return nil, err
 	}
 	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
 	if err != nil {
@@ -197,6 +203,28 @@ func (c CompletedConfig) New() (*Server, error) {
 	return s, nil
 }
 
+// applyLoopback gives in-process clients a private certificate, served
+// for the loopback server name, and a config with a fresh bearer token
+// (authorized as system:masters by AuthorizeClientBearerToken), as
+// SecureServingOptionsWithLoopback does, but with a fast ECDSA key.
+func applyLoopback(cfg *genericapiserver.Config) error {
+	certPEM, keyPEM, err := certs.SelfSignedPEM(genericapiserver.LoopbackClientServerNameOverride, 365*24*time.Hour)
+	if err != nil {
+		return fmt.Errorf("creating the loopback certificate: %w", err)
+	}
+	provider, err := dynamiccertificates.NewStaticSNICertKeyContent("self-signed loopback", certPEM, keyPEM, genericapiserver.LoopbackClientServerNameOverride)
+	if err != nil {
+		return err
+	}
+	cfg.SecureServing.SNICerts = append([]dynamiccertificates.SNICertKeyContentProvider{provider}, cfg.SecureServing.SNICerts...)
+	loopback, err := cfg.SecureServing.NewLoopbackClientConfig(uuid.New().String(), certPEM)
+	if err != nil {
+		return fmt.Errorf("creating the loopback client config: %w", err)
+	}
+	cfg.LoopbackClientConfig = loopback
+	return nil
+}
+
 func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	defs := openapi.GetOpenAPIDefinitions(ref)
 	for k, v := range extensionsopenapi.GetOpenAPIDefinitions(ref) {
@@ -219,6 +247,7 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 }
 
 func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOptionsGetter) error {
+	var named []*genericapiserver.APIGroupInfo
 	for _, g := range groups {
 		info := genericapiserver.NewDefaultAPIGroupInfo(g.Name, Scheme, metav1.ParameterCodec, Codecs)
 		info.PrioritizedVersions = nil
@@ -236,15 +265,17 @@ func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOpt
 			info.VersionedResourcesStorageMap[v.GroupVersion.Version] = storage
 			info.PrioritizedVersions = append(info.PrioritizedVersions, v.GroupVersion)
 		}
-		var err error
 		if g.Name == "" {
-			err = s.generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &info)
-		} else {
-			err = s.generic.InstallAPIGroup(&info)
+			if err := s.generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &info); err != nil {
+				return fmt.Errorf("installing the core API group: %w", err)
+			}
+			continue
 		}
-		if err != nil {
-			return fmt.Errorf("installing API group %q: %w", g.Name, err)
-		}
+		named = append(named, &info)
+	}
+	// One call builds one OpenAPI model and type converter for all groups.
+	if err := s.generic.InstallAPIGroups(named...); err != nil {
+		return fmt.Errorf("installing API groups: %w", err)
 	}
 	return nil
 }
