@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +143,9 @@ func (o *Options) Run(ctx context.Context) error {
 			return
 		}
 		logger.Info("skiff is ready", "took", time.Since(start).Round(time.Millisecond), "kubeconfig", kubeconfig)
+		// Start-up leaves garbage (OpenAPI building, informer lists);
+		// return it to the OS now rather than over the next minutes.
+		debug.FreeOSMemory()
 		if o.Ready != nil {
 			close(o.Ready)
 		}
