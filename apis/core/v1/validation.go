@@ -8,6 +8,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -114,6 +115,28 @@ func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 	if spec.NodeName != "" {
 		for _, msg := range apivalidation.NameIsDNSSubdomain(spec.NodeName, false) {
 			errs = append(errs, field.Invalid(fldPath.Child("nodeName"), spec.NodeName, msg))
+		}
+	}
+	if sc := spec.SecurityContext; sc != nil {
+		errs = append(errs, validateIDs(sc.RunAsUser, sc.RunAsGroup, fldPath.Child("securityContext"))...)
+		if sc.FSGroup != nil {
+			for _, msg := range validation.IsValidGroupID(*sc.FSGroup) {
+				errs = append(errs, field.Invalid(fldPath.Child("securityContext", "fsGroup"), *sc.FSGroup, msg))
+			}
+		}
+	}
+	if spec.HostNetwork {
+		for _, cs := range []struct {
+			name string
+			list []corev1.Container
+		}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
+			for i, c := range cs.list {
+				for j, port := range c.Ports {
+					if port.HostPort != port.ContainerPort {
+						errs = append(errs, field.Invalid(fldPath.Child(cs.name).Index(i).Child("ports").Index(j).Child("containerPort"), port.ContainerPort, "must match `hostPort` when `hostNetwork` is true"))
+					}
+				}
+			}
 		}
 	}
 	if spec.ActiveDeadlineSeconds != nil && *spec.ActiveDeadlineSeconds <= 0 {
@@ -225,10 +248,22 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volum
 				errs = append(errs, field.Required(mp.Child("mountPath"), ""))
 			}
 		}
-		for name, q := range c.Resources.Requests {
-			if q.Sign() < 0 {
-				errs = append(errs, field.Invalid(p.Child("resources", "requests").Key(string(name)), q.String(), "must be greater than or equal to 0"))
+		for _, list := range []struct {
+			name string
+			rl   corev1.ResourceList
+		}{{"limits", c.Resources.Limits}, {"requests", c.Resources.Requests}} {
+			for name, q := range list.rl {
+				rp := p.Child("resources", list.name).Key(string(name))
+				errs = append(errs, validateResourceName(string(name), rp)...)
+				if q.Sign() < 0 {
+					errs = append(errs, field.Invalid(rp, q.String(), "must be greater than or equal to 0"))
+				}
 			}
+		}
+		if sc := c.SecurityContext; sc != nil {
+			errs = append(errs, validateIDs(sc.RunAsUser, sc.RunAsGroup, p.Child("securityContext"))...)
+		}
+		for name, q := range c.Resources.Requests {
 			if l, ok := c.Resources.Limits[name]; ok && q.Cmp(l) > 0 {
 				errs = append(errs, field.Invalid(p.Child("resources", "requests").Key(string(name)), q.String(), fmt.Sprintf("must be less than or equal to %s limit of %s", name, l.String())))
 			}
@@ -238,6 +273,9 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volum
 			probe *corev1.Probe
 		}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
 			errs = append(errs, validateProbe(pr.probe, p.Child(pr.name))...)
+			if pr.probe != nil && pr.name != "readinessProbe" && pr.probe.SuccessThreshold != 1 {
+				errs = append(errs, field.Invalid(p.Child(pr.name, "successThreshold"), pr.probe.SuccessThreshold, "must be 1"))
+			}
 		}
 	}
 	return errs
@@ -273,6 +311,21 @@ func validateProbe(p *corev1.Probe, fldPath *field.Path) field.ErrorList {
 		if f.v < 0 {
 			errs = append(errs, field.Invalid(fldPath.Child(f.name), f.v, "must be greater than or equal to 0"))
 		}
+	}
+	if p.HTTPGet != nil {
+		errs = append(errs, validatePortNumOrName(p.HTTPGet.Port, fldPath.Child("httpGet", "port"))...)
+		if p.HTTPGet.Scheme != corev1.URISchemeHTTP && p.HTTPGet.Scheme != corev1.URISchemeHTTPS {
+			errs = append(errs, field.NotSupported(fldPath.Child("httpGet", "scheme"), p.HTTPGet.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
+		}
+	}
+	if p.TCPSocket != nil {
+		errs = append(errs, validatePortNumOrName(p.TCPSocket.Port, fldPath.Child("tcpSocket", "port"))...)
+	}
+	if p.Exec != nil && len(p.Exec.Command) == 0 {
+		errs = append(errs, field.Required(fldPath.Child("exec", "command"), ""))
+	}
+	if p.TerminationGracePeriodSeconds != nil && *p.TerminationGracePeriodSeconds <= 0 {
+		errs = append(errs, field.Invalid(fldPath.Child("terminationGracePeriodSeconds"), *p.TerminationGracePeriodSeconds, "must be greater than 0"))
 	}
 	return errs
 }
@@ -771,6 +824,53 @@ func validateNodeSelectorRequirement(req corev1.NodeSelectorRequirement, fldPath
 	}
 	for _, msg := range validation.IsQualifiedName(req.Key) {
 		errs = append(errs, field.Invalid(fldPath.Child("key"), req.Key, msg))
+	}
+	return errs
+}
+
+var standardResources = sets.New("cpu", "memory", "ephemeral-storage", "storage", "pods")
+
+// validateResourceName accepts the standard resources, huge pages and
+// fully qualified extended resources (example.com/gpu).
+func validateResourceName(name string, fldPath *field.Path) field.ErrorList {
+	if standardResources.Has(name) || strings.HasPrefix(name, corev1.ResourceHugePagesPrefix) {
+		return nil
+	}
+	if strings.Contains(name, "/") {
+		var errs field.ErrorList
+		for _, msg := range validation.IsQualifiedName(name) {
+			errs = append(errs, field.Invalid(fldPath, name, msg))
+		}
+		return errs
+	}
+	return field.ErrorList{field.Invalid(fldPath, name, "must be a standard resource type or fully qualified")}
+}
+
+func validateIDs(user, group *int64, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if user != nil {
+		for _, msg := range validation.IsValidUserID(*user) {
+			errs = append(errs, field.Invalid(fldPath.Child("runAsUser"), *user, msg))
+		}
+	}
+	if group != nil {
+		for _, msg := range validation.IsValidGroupID(*group) {
+			errs = append(errs, field.Invalid(fldPath.Child("runAsGroup"), *group, msg))
+		}
+	}
+	return errs
+}
+
+func validatePortNumOrName(port intstr.IntOrString, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if port.Type == intstr.String {
+		for _, msg := range validation.IsValidPortName(port.StrVal) {
+			errs = append(errs, field.Invalid(fldPath, port.StrVal, msg))
+		}
+		return errs
+	}
+	for _, msg := range validation.IsValidPortNum(port.IntValue()) {
+		errs = append(errs, field.Invalid(fldPath, port.IntValue(), msg))
 	}
 	return errs
 }

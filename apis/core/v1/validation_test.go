@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 func defaultedPod(mutate func(*corev1.Pod)) *corev1.Pod {
@@ -59,6 +61,22 @@ func TestValidatePod(t *testing.T) {
 			secs := int64(5)
 			p.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule, TolerationSeconds: &secs}}
 		}, "effect must be 'NoExecute' when `tolerationSeconds` is set"},
+		{"misspelled resource", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"cpuu": resource.MustParse("1")}
+		}, `spec.containers[0].resources.limits[cpuu]: Invalid value: "cpuu": must be a standard resource type or fully qualified`},
+		{"extended resource", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"example.com/gpu": resource.MustParse("1")}
+		}, ""},
+		{"liveness success threshold", func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(80)}}, SuccessThreshold: 2}
+		}, "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1"},
+		{"probe port out of range", func(p *corev1.Pod) {
+			p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromInt32(70000)}}}
+		}, "spec.containers[0].readinessProbe.httpGet.port: Invalid value: 70000"},
+		{"negative run as user", func(p *corev1.Pod) {
+			u := int64(-1)
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: &u}
+		}, "spec.securityContext.runAsUser: Invalid value: -1"},
 		{"negative grace period", func(p *corev1.Pod) { v := int64(-1); p.Spec.TerminationGracePeriodSeconds = &v }, "spec.terminationGracePeriodSeconds"},
 	}
 	for _, tc := range cases {
