@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -189,9 +190,14 @@ func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, 
 // resource's spec/status split and run prepare instead, for writers that
 // own other parts of the object than the main resource does
 // (namespaces/finalize, marking a namespace Terminating).
-func (s *Store) WithUpdatePreparer(prepare func(ctx context.Context, obj, old runtime.Object)) *genericregistry.Store {
+//
+// validate, when given, replaces the resource's update validation.
+func (s *Store) WithUpdatePreparer(prepare func(ctx context.Context, obj, old runtime.Object), validate ...func(obj, old runtime.Object) field.ErrorList) *genericregistry.Store {
 	cp := *s.Store
 	st := preparerStrategy{strategy: s.Store.UpdateStrategy.(*strategy), prepare: prepare}
+	if len(validate) > 0 {
+		st.validate = validate[0]
+	}
 	cp.UpdateStrategy = st
 	cp.ResetFieldsStrategy = nil
 	return &cp
@@ -199,7 +205,15 @@ func (s *Store) WithUpdatePreparer(prepare func(ctx context.Context, obj, old ru
 
 type preparerStrategy struct {
 	*strategy
-	prepare func(ctx context.Context, obj, old runtime.Object)
+	prepare  func(ctx context.Context, obj, old runtime.Object)
+	validate func(obj, old runtime.Object) field.ErrorList
+}
+
+func (s preparerStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	if s.validate != nil {
+		return s.validate(obj, old)
+	}
+	return s.strategy.ValidateUpdate(ctx, obj, old)
 }
 
 func (s preparerStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {

@@ -294,6 +294,16 @@ data:
 		k.ok(append([]string{"wait", "--for=delete", "cm/cm1", "--timeout=10s"}, n...)...)
 	})
 
+	t.Run("debug", func(t *testing.T) {
+		k.ok("debug", "p1", "-n", ns, "--image=busybox:1.36", "--target=p1", "--profile=general", "--", "true")
+		if got := k.ok("get", "pod", "p1", "-n", ns, "-o", "jsonpath={.spec.ephemeralContainers[0].targetContainerName}"); got != "p1" {
+			t.Errorf("ephemeral container target = %q", got)
+		}
+		if out, err := k.run("", "debug", "p1", "-n", ns, "--image=busybox:1.36", "--target=nope", "--profile=general"); err == nil || !strings.Contains(out, `targetContainerName: Not found: "nope"`) {
+			t.Errorf("debug with an unknown target: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("describe and explain", func(t *testing.T) {
 		for _, obj := range []string{"pod/p1", "deployment/web", "service/svc2", "job/j1", "cronjob/cj1", "secret/s1", "role/r1"} {
 			out := k.ok(append([]string{"describe", obj}, n...)...)

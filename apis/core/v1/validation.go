@@ -874,3 +874,69 @@ func validatePortNumOrName(port intstr.IntOrString, fldPath *field.Path) field.E
 	}
 	return errs
 }
+
+// ValidateEphemeralContainersUpdate checks an update through
+// pods/ephemeralcontainers: containers may be added, never changed or
+// removed, and may not have ports, probes or resources.
+func ValidateEphemeralContainersUpdate(pod, old *corev1.Pod) field.ErrorList {
+	p := field.NewPath("spec", "ephemeralContainers")
+	names := sets.New[string]()
+	for _, c := range pod.Spec.InitContainers {
+		names.Insert(c.Name)
+	}
+	for _, c := range pod.Spec.Containers {
+		names.Insert(c.Name)
+	}
+	targets := names.Clone()
+	common := make([]corev1.Container, 0, len(pod.Spec.EphemeralContainers))
+	for _, c := range pod.Spec.EphemeralContainers {
+		common = append(common, corev1.Container(c.EphemeralContainerCommon))
+	}
+	errs := validateContainers(common, p, names, volumeNames(pod))
+	oldByName := map[string]corev1.EphemeralContainer{}
+	for _, c := range old.Spec.EphemeralContainers {
+		oldByName[c.Name] = c
+	}
+	seen := sets.New[string]()
+	for i, c := range pod.Spec.EphemeralContainers {
+		cp := p.Index(i)
+		seen.Insert(c.Name)
+		if prev, ok := oldByName[c.Name]; ok {
+			if !apiequality.Semantic.DeepEqual(prev, c) {
+				errs = append(errs, field.Forbidden(cp, "existing ephemeral containers may not be changed"))
+			}
+			continue
+		}
+		if len(c.Ports) > 0 {
+			errs = append(errs, field.Forbidden(cp.Child("ports"), "cannot be set for an Ephemeral Container"))
+		}
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"livenessProbe", c.LivenessProbe != nil}, {"readinessProbe", c.ReadinessProbe != nil}, {"startupProbe", c.StartupProbe != nil}, {"lifecycle", c.Lifecycle != nil}} {
+			if f.set {
+				errs = append(errs, field.Forbidden(cp.Child(f.name), "cannot be set for an Ephemeral Container"))
+			}
+		}
+		if len(c.Resources.Limits)+len(c.Resources.Requests) > 0 {
+			errs = append(errs, field.Forbidden(cp.Child("resources"), "cannot be set for an Ephemeral Container"))
+		}
+		if c.TargetContainerName != "" && !targets.Has(c.TargetContainerName) {
+			errs = append(errs, field.NotFound(cp.Child("targetContainerName"), c.TargetContainerName))
+		}
+	}
+	for name := range oldByName {
+		if !seen.Has(name) {
+			errs = append(errs, field.Forbidden(p, fmt.Sprintf("existing ephemeral containers %q may not be removed", name)))
+		}
+	}
+	return errs
+}
+
+func volumeNames(pod *corev1.Pod) sets.Set[string] {
+	out := sets.New[string]()
+	for _, v := range pod.Spec.Volumes {
+		out.Insert(v.Name)
+	}
+	return out
+}

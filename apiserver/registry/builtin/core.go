@@ -60,7 +60,7 @@ func coreGroup(deps Deps) Group {
 			Status:         true,
 			GracefulDelete: podGracefulDelete,
 			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {
-				return map[string]rest.Storage{"binding": &bindingREST{store: s}}, nil
+				return map[string]rest.Storage{"binding": &bindingREST{store: s}, "ephemeralcontainers": newEphemeralContainersREST(s)}, nil
 			},
 		},
 		{
@@ -319,5 +319,35 @@ func (r *finalizeREST) New() runtime.Object { return &corev1.Namespace{} }
 func (r *finalizeREST) Destroy()            {}
 
 func (r *finalizeREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// ephemeralContainersREST serves pods/ephemeralcontainers (kubectl debug):
+// only spec.ephemeralContainers changes, and only by additions.
+type ephemeralContainersREST struct {
+	store *genericregistry.Store
+}
+
+func newEphemeralContainersREST(s *registry.Store) *ephemeralContainersREST {
+	return &ephemeralContainersREST{store: s.WithUpdatePreparer(func(_ context.Context, obj, old runtime.Object) {
+		pod, oldPod := obj.(*corev1.Pod), old.(*corev1.Pod)
+		ephemeral := pod.Spec.EphemeralContainers
+		meta := pod.ObjectMeta
+		*pod = *oldPod.DeepCopy()
+		pod.ObjectMeta = meta
+		pod.Spec.EphemeralContainers = ephemeral
+	}, func(obj, old runtime.Object) field.ErrorList {
+		return corev1api.ValidateEphemeralContainersUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
+	})}
+}
+
+func (r *ephemeralContainersREST) New() runtime.Object { return &corev1.Pod{} }
+func (r *ephemeralContainersREST) Destroy()            {}
+
+func (r *ephemeralContainersREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+func (r *ephemeralContainersREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
 }
