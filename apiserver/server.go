@@ -133,7 +133,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		IPs:       allocator.NewIPRange(c.ServiceClusterIPRange, ipStore),
 		NodePorts: allocator.NewPortRange(c.ServiceNodePortRange.Base, c.ServiceNodePortRange.Size, portStore),
 	}
-	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz, Services: services, Tokens: tokens})
+	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz, Services: services, Tokens: tokens, Client: client})
 	resourceConfig := serverstorage.NewResourceConfig()
 	for _, g := range groups {
 		for _, v := range g.Versions {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiffhq/skiff/apiserver/registry"
 )
@@ -97,6 +98,9 @@ type Deps struct {
 	Services ServiceAllocators
 	// Tokens issues service account tokens and reviews tokens.
 	Tokens Tokens
+	// Client is a privileged loopback client (evictions read and update
+	// disruption budgets through it).
+	Client kubernetes.Interface
 }
 
 func gvOf(gv metav1.GroupVersion) schema.GroupVersion {

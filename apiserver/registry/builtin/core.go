@@ -60,7 +60,11 @@ func coreGroup(deps Deps) Group {
 			Status:         true,
 			GracefulDelete: podGracefulDelete,
 			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {
-				return map[string]rest.Storage{"binding": &bindingREST{store: s}, "ephemeralcontainers": newEphemeralContainersREST(s)}, nil
+				return map[string]rest.Storage{
+					"binding":             &bindingREST{store: s},
+					"ephemeralcontainers": newEphemeralContainersREST(s),
+					"eviction":            &evictionREST{store: s, client: deps.Client},
+				}, nil
 			},
 		},
 		{
