@@ -2,6 +2,7 @@ package v1
 
 import (
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -192,6 +193,17 @@ func ValidateStatefulSet(ss *appsv1.StatefulSet) field.ErrorList {
 	if ss.Spec.ServiceName != "" {
 		for _, msg := range validation.IsDNS1123Label(ss.Spec.ServiceName) {
 			errs = append(errs, field.Invalid(spec.Child("serviceName"), ss.Spec.ServiceName, msg))
+		}
+	}
+	for i := range ss.Spec.VolumeClaimTemplates {
+		t := &ss.Spec.VolumeClaimTemplates[i]
+		tp := spec.Child("volumeClaimTemplates").Index(i)
+		for _, msg := range validation.IsDNS1123Subdomain(t.Name) {
+			errs = append(errs, field.Invalid(tp.Child("metadata", "name"), t.Name, msg))
+		}
+		for _, e := range corev1api.ValidatePersistentVolumeClaim(t) {
+			e.Field = strings.Replace(e.Field, "spec", tp.Child("spec").String(), 1)
+			errs = append(errs, e)
 		}
 	}
 	if ss.Spec.Ordinals != nil && ss.Spec.Ordinals.Start < 0 {

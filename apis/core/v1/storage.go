@@ -249,3 +249,85 @@ func LimitRangeRow(obj runtime.Object) ([]any, error) {
 	lr := obj.(*corev1.LimitRange)
 	return []any{lr.Name, lr.CreationTimestamp.UTC().Format("2006-01-02T15:04:05Z")}, nil
 }
+
+var quotaScopes = []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeTerminating, corev1.ResourceQuotaScopeNotTerminating,
+	corev1.ResourceQuotaScopeBestEffort, corev1.ResourceQuotaScopeNotBestEffort, corev1.ResourceQuotaScopePriorityClass,
+	corev1.ResourceQuotaScopeCrossNamespacePodAffinity, corev1.ResourceQuotaScopeVolumeAttributesClass}
+
+// ValidateResourceQuota checks the quota's resources, amounts and scopes.
+func ValidateResourceQuota(rq *corev1.ResourceQuota) field.ErrorList {
+	var errs field.ErrorList
+	hard := field.NewPath("spec", "hard")
+	for name, q := range rq.Spec.Hard {
+		p := hard.Key(string(name))
+		if !strings.Contains(string(name), "/") && !quotaResourceName(string(name)) {
+			errs = append(errs, field.Invalid(p, string(name), "must be a standard resource for quota"))
+		}
+		if q.Sign() < 0 {
+			errs = append(errs, field.Invalid(p, q.String(), "must be greater than or equal to 0"))
+		}
+	}
+	for i, scope := range rq.Spec.Scopes {
+		ok := false
+		for _, known := range quotaScopes {
+			ok = ok || scope == known
+		}
+		if !ok {
+			errs = append(errs, field.NotSupported(field.NewPath("spec", "scopes").Index(i), scope, quotaScopes))
+		}
+	}
+	return errs
+}
+
+func quotaResourceName(name string) bool {
+	switch {
+	case strings.HasPrefix(name, "requests.") || strings.HasPrefix(name, "limits.") || strings.HasPrefix(name, "count/"):
+		return true
+	case strings.HasSuffix(name, ".storageclass.storage.k8s.io/requests.storage"),
+		strings.HasSuffix(name, ".storageclass.storage.k8s.io/persistentvolumeclaims"):
+		return true
+	}
+	switch corev1.ResourceName(name) {
+	case corev1.ResourcePods, corev1.ResourceServices, corev1.ResourceReplicationControllers, corev1.ResourceQuotas,
+		corev1.ResourceSecrets, corev1.ResourceConfigMaps, corev1.ResourcePersistentVolumeClaims, corev1.ResourceServicesNodePorts,
+		corev1.ResourceServicesLoadBalancers, corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage,
+		corev1.ResourceStorage:
+		return true
+	}
+	return false
+}
+
+// ValidateLimitRange checks each limit's type and that min <= default
+// request <= default <= max where given.
+func ValidateLimitRange(lr *corev1.LimitRange) field.ErrorList {
+	var errs field.ErrorList
+	types := []corev1.LimitType{corev1.LimitTypePod, corev1.LimitTypeContainer, corev1.LimitTypePersistentVolumeClaim}
+	for i, item := range lr.Spec.Limits {
+		p := field.NewPath("spec", "limits").Index(i)
+		switch item.Type {
+		case corev1.LimitTypePod, corev1.LimitTypeContainer, corev1.LimitTypePersistentVolumeClaim:
+		default:
+			errs = append(errs, field.NotSupported(p.Child("type"), item.Type, types))
+		}
+		if item.Type == corev1.LimitTypePod && (len(item.Default) > 0 || len(item.DefaultRequest) > 0) {
+			errs = append(errs, field.Forbidden(p.Child("default"), "may not be specified when `type` is 'Pod'"))
+		}
+		for name, max := range item.Max {
+			if min, ok := item.Min[name]; ok && min.Cmp(max) > 0 {
+				errs = append(errs, field.Invalid(p.Child("min").Key(string(name)), min.String(), fmt.Sprintf("min value %s is greater than max value %s", min.String(), max.String())))
+			}
+			if def, ok := item.Default[name]; ok && def.Cmp(max) > 0 {
+				errs = append(errs, field.Invalid(p.Child("default").Key(string(name)), def.String(), fmt.Sprintf("default value %s is greater than max value %s", def.String(), max.String())))
+			}
+		}
+		for name, def := range item.DefaultRequest {
+			if limit, ok := item.Default[name]; ok && def.Cmp(limit) > 0 {
+				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(string(name)), def.String(), fmt.Sprintf("default request value %s is greater than default limit value %s", def.String(), limit.String())))
+			}
+			if min, ok := item.Min[name]; ok && min.Cmp(def) > 0 {
+				errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(string(name)), def.String(), fmt.Sprintf("min value %s is greater than default request value %s", min.String(), def.String())))
+			}
+		}
+	}
+	return errs
+}

@@ -116,3 +116,20 @@ func TestPodQOSClass(t *testing.T) {
 		t.Errorf("no resources: %s", got)
 	}
 }
+
+func TestValidateQuotaAndLimitRange(t *testing.T) {
+	rq := &corev1.ResourceQuota{Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
+		"pods": resource.MustParse("10"), "requests.cpu": resource.MustParse("2"), "bogus": resource.MustParse("1"),
+	}}}
+	if errs := ValidateResourceQuota(rq); len(errs) != 1 || !strings.Contains(errs[0].Error(), "spec.hard[bogus]") {
+		t.Errorf("quota errors: %v", errs)
+	}
+	lr := &corev1.LimitRange{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+		Type: corev1.LimitTypeContainer,
+		Min:  corev1.ResourceList{"cpu": resource.MustParse("2")},
+		Max:  corev1.ResourceList{"cpu": resource.MustParse("1")},
+	}}}}
+	if errs := ValidateLimitRange(lr); len(errs) == 0 || !strings.Contains(errs.ToAggregate().Error(), "min value 2 is greater than max value 1") {
+		t.Errorf("limit range errors: %v", errs)
+	}
+}

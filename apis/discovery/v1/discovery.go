@@ -11,7 +11,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	netutils "k8s.io/utils/net"
 
 	"github.com/skiffhq/skiff/apis/internalversion"
 	"github.com/skiffhq/skiff/apis/table"
@@ -54,8 +56,34 @@ func ValidateEndpointSlice(s *discoveryv1.EndpointSlice) field.ErrorList {
 		errs = append(errs, field.TooMany(field.NewPath("endpoints"), len(s.Endpoints), maxEndpoints))
 	}
 	for i, e := range s.Endpoints {
+		ap := field.NewPath("endpoints").Index(i).Child("addresses")
 		if len(e.Addresses) == 0 {
-			errs = append(errs, field.Required(field.NewPath("endpoints").Index(i).Child("addresses"), "must contain at least 1 address"))
+			errs = append(errs, field.Required(ap, "must contain at least 1 address"))
+		}
+		for j, a := range e.Addresses {
+			ip := netutils.ParseIPSloppy(a)
+			switch s.AddressType {
+			case discoveryv1.AddressTypeIPv4:
+				if ip == nil || ip.To4() == nil {
+					errs = append(errs, field.Invalid(ap.Index(j), a, "must be a valid IPv4 address"))
+				}
+			case discoveryv1.AddressTypeIPv6:
+				if ip == nil || ip.To4() != nil {
+					errs = append(errs, field.Invalid(ap.Index(j), a, "must be a valid IPv6 address"))
+				}
+			case discoveryv1.AddressTypeFQDN:
+				for _, msg := range validation.IsFullyQualifiedDomainName(ap.Index(j), a) {
+					errs = append(errs, msg)
+				}
+			}
+		}
+	}
+	for i, port := range s.Ports {
+		pp := field.NewPath("ports").Index(i)
+		if port.Port != nil {
+			for _, msg := range validation.IsValidPortNum(int(*port.Port)) {
+				errs = append(errs, field.Invalid(pp.Child("port"), *port.Port, msg))
+			}
 		}
 	}
 	return errs

@@ -63,6 +63,23 @@ func ValidateIngress(ing *networkingv1.Ingress) field.ErrorList {
 	if ing.Spec.DefaultBackend != nil {
 		errs = append(errs, validateBackend(ing.Spec.DefaultBackend, spec.Child("defaultBackend"))...)
 	}
+	for i, tls := range ing.Spec.TLS {
+		tp := spec.Child("tls").Index(i)
+		for j, host := range tls.Hosts {
+			check := validation.IsDNS1123Subdomain
+			if strings.HasPrefix(host, "*.") {
+				check = validation.IsWildcardDNS1123Subdomain
+			}
+			for _, msg := range check(host) {
+				errs = append(errs, field.Invalid(tp.Child("hosts").Index(j), host, msg))
+			}
+		}
+		if tls.SecretName != "" {
+			for _, msg := range validation.IsDNS1123Subdomain(tls.SecretName) {
+				errs = append(errs, field.Invalid(tp.Child("secretName"), tls.SecretName, msg))
+			}
+		}
+	}
 	for i, r := range ing.Spec.Rules {
 		rp := spec.Child("rules").Index(i)
 		if r.Host != "" {

@@ -169,13 +169,17 @@ func coreGroup(deps Deps) Group {
 		{
 			GroupVersion: gv, Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", Namespaced: true, ShortNames: []string{"quota"},
 			New: func() runtime.Object { return &corev1.ResourceQuota{} }, NewList: func() runtime.Object { return &corev1.ResourceQuotaList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return corev1api.ValidateResourceQuota(o.(*corev1.ResourceQuota))
+			},
 			Columns: corev1api.ResourceQuotaColumns, Row: corev1api.ResourceQuotaRow,
 			Status: true, NoGeneration: true,
 		},
 		{
 			GroupVersion: gv, Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", Namespaced: true, ShortNames: []string{"limits"},
 			New: func() runtime.Object { return &corev1.LimitRange{} }, NewList: func() runtime.Object { return &corev1.LimitRangeList{} },
-			Columns: corev1api.LimitRangeColumns, Row: corev1api.LimitRangeRow,
+			Validate: func(o runtime.Object) field.ErrorList { return corev1api.ValidateLimitRange(o.(*corev1.LimitRange)) },
+			Columns:  corev1api.LimitRangeColumns, Row: corev1api.LimitRangeRow,
 		},
 		{
 			GroupVersion: gv, Name: "podtemplates", Singular: "podtemplate", Kind: "PodTemplate", Namespaced: true,
