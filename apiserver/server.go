@@ -122,6 +122,8 @@ func (c CompletedConfig) New() (*Server, error) {
 	cfg.OpenAPIConfig.Info.Title = "Kubernetes"
 	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)
 	cfg.OpenAPIV3Config.Info.Title = "Kubernetes"
+	// Installed by installOpenAPI, with /openapi/v3 built lazily.
+	cfg.SkipOpenAPIInstallation = true
 
 	etcdClient, err := clientv3.New(clientv3.Config{Endpoints: c.EtcdServers, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -178,6 +180,9 @@ func (c CompletedConfig) New() (*Server, error) {
 	s := &Server{generic: generic, crd: crdServer, loopback: cfg.LoopbackClientConfig, config: c, etcdClient: etcdClient,
 		openAPIConfig: cfg.OpenAPIConfig, openAPIV3Config: cfg.OpenAPIV3Config}
 	if err := s.installGroups(groups, cfg.RESTOptionsGetter); err != nil {
+		return nil, err
+	}
+	if err := s.installOpenAPI(); err != nil {
 		return nil, err
 	}
 	generic.AddPostStartHookOrDie("skiff-crd-openapi", s.runCRDOpenAPIControllers)
