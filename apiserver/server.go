@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	etcdkubernetes "go.etcd.io/etcd/client/v3/kubernetes"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -30,6 +31,7 @@ import (
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
+	"k8s.io/apiserver/pkg/storage/etcd3"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/apiserver/pkg/util/webhook"
 	"k8s.io/client-go/informers"
@@ -37,6 +39,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	"k8s.io/kube-openapi/pkg/common"
+	"k8s.io/utils/clock"
 
 	"github.com/skiffhq/skiff/apiserver/allocator"
 	"github.com/skiffhq/skiff/apiserver/certs"
@@ -55,8 +58,9 @@ type Server struct {
 	crd      *apiextensionsapiserver.CustomResourceDefinitions
 	loopback *rest.Config
 	config   CompletedConfig
-	// etcdClient records Service allocations.
-	etcdClient *clientv3.Client
+	// etcdClient serves all storage and records Service allocations.
+	etcdClient *etcdkubernetes.Client
+	compactor  interface{ Stop() }
 	// The OpenAPI configuration, to publish the apiextensions API's.
 	openAPIConfig   *common.Config
 	openAPIV3Config *common.OpenAPIV3Config
@@ -76,6 +80,13 @@ func (c CompletedConfig) New() (*Server, error) {
 		sets.NewString("watch", "proxy"),
 		sets.NewString("attach", "exec", "proxy", "log", "portforward"),
 	)
+
+	etcdClient, err := etcdkubernetes.New(clientv3.Config{Endpoints: c.EtcdServers, DialTimeout: 20 * time.Second,
+		DialKeepAliveTime: 30 * time.Second, DialKeepAliveTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to etcd: %w", err)
+	}
+	compactor := etcd3.NewCompactor(etcdClient.Client, storagebackend.DefaultCompactInterval, clock.RealClock{}, nil)
 
 	serving := genericoptions.NewSecureServingOptions()
 	serving.BindAddress = c.BindAddress
@@ -125,12 +136,8 @@ func (c CompletedConfig) New() (*Server, error) {
 	// Installed by installOpenAPI, with /openapi/v3 built lazily.
 	cfg.SkipOpenAPIInstallation = true
 
-	etcdClient, err := clientv3.New(clientv3.Config{Endpoints: c.EtcdServers, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to etcd: %w", err)
-	}
-	ipStore := allocator.NewStore(etcdClient, c.EtcdPrefix+"/skiff.dev/allocations/clusterips")
-	portStore := allocator.NewStore(etcdClient, c.EtcdPrefix+"/skiff.dev/allocations/nodeports")
+	ipStore := allocator.NewStore(etcdClient.Client, c.EtcdPrefix+"/skiff.dev/allocations/clusterips")
+	portStore := allocator.NewStore(etcdClient.Client, c.EtcdPrefix+"/skiff.dev/allocations/nodeports")
 	services := builtin.ServiceAllocators{
 		IPs:       allocator.NewIPRange(c.ServiceClusterIPRange, ipStore),
 		NodePorts: allocator.NewPortRange(c.ServiceNodePortRange.Base, c.ServiceNodePortRange.Size, portStore),
@@ -153,7 +160,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := etcdOpts.ApplyWithStorageFactoryTo(storageFactory, &cfg.Config); err != nil {
 		return nil, fmt.Errorf("configuring storage: %w", err)
 	}
-	cfg.RESTOptionsGetter = tooLargeErrors{cfg.RESTOptionsGetter}
+	cfg.RESTOptionsGetter = sharedStorage{RESTOptionsGetter: cfg.RESTOptionsGetter, client: etcdClient, compactor: compactor}
 
 	// One aggregated discovery document for built-in and custom resources.
 	cfg.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")
@@ -164,7 +171,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	cfg.AdmissionControl = admit
 
-	crdConfig, err := c.apiextensionsConfig(cfg, etcdOpts)
+	crdConfig, err := c.apiextensionsConfig(cfg, etcdOpts, sharedStorage{client: etcdClient, compactor: compactor})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +184,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the API server: %w", err)
 	}
-	s := &Server{generic: generic, crd: crdServer, loopback: cfg.LoopbackClientConfig, config: c, etcdClient: etcdClient,
+	s := &Server{generic: generic, crd: crdServer, loopback: cfg.LoopbackClientConfig, config: c, etcdClient: etcdClient, compactor: compactor,
 		openAPIConfig: cfg.OpenAPIConfig, openAPIV3Config: cfg.OpenAPIV3Config}
 	if err := s.installGroups(groups, cfg.RESTOptionsGetter); err != nil {
 		return nil, err
@@ -199,10 +206,6 @@ func (c CompletedConfig) New() (*Server, error) {
 	generic.AddPostStartHookOrDie("skiff-service-allocation-repair", func(ctx genericapiserver.PostStartHookContext) error {
 		go allocator.RunRepair(ctx, time.Minute, ipStore, serviceIPHoldings(client))
 		go allocator.RunRepair(ctx, time.Minute, portStore, nodePortHoldings(client))
-		go func() {
-			<-ctx.Done()
-			etcdClient.Close()
-		}()
 		return nil
 	})
 	return s, nil
@@ -288,7 +291,7 @@ func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOpt
 // apiextensionsConfig derives the CRD server's configuration from the main
 // one, as kube-apiserver does: same serving, auth and admission; its own
 // scheme, storage codec and resources.
-func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedConfig, etcdOpts *genericoptions.EtcdOptions) (*apiextensionsapiserver.Config, error) {
+func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedConfig, etcdOpts *genericoptions.EtcdOptions, shared sharedStorage) (*apiextensionsapiserver.Config, error) {
 	generic := main.Config
 	generic.PostStartHooks = map[string]genericapiserver.PostStartHookConfigEntry{}
 	generic.RESTOptionsGetter = nil
@@ -301,13 +304,15 @@ func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedC
 	if err := crdEtcd.ApplyTo(&generic); err != nil {
 		return nil, fmt.Errorf("configuring CRD storage: %w", err)
 	}
-	generic.RESTOptionsGetter = tooLargeErrors{generic.RESTOptionsGetter}
+	crdShared, extShared := shared, shared
+	extShared.RESTOptionsGetter = generic.RESTOptionsGetter
+	generic.RESTOptionsGetter = extShared
 	// Its OpenAPI is published by the main server (publishAPIExtensionsOpenAPI).
 	generic.SkipOpenAPIInstallation = true
 	return &apiextensionsapiserver.Config{
 		GenericConfig: &genericapiserver.RecommendedConfig{Config: generic, SharedInformerFactory: main.SharedInformerFactory},
 		ExtraConfig: apiextensionsapiserver.ExtraConfig{
-			CRDRESTOptionsGetter: tooLargeErrors{apiextensionsoptions.NewCRDRESTOptionsGetter(crdEtcd, generic.ResourceTransformers, generic.StorageObjectCountTracker)},
+			CRDRESTOptionsGetter: withGetter(crdShared, apiextensionsoptions.NewCRDRESTOptionsGetter(crdEtcd, generic.ResourceTransformers, generic.StorageObjectCountTracker)),
 			MasterCount:          1,
 			AuthResolverWrapper:  webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, main.LoopbackClientConfig, noop.NewTracerProvider()),
 		},
@@ -337,5 +342,16 @@ func (s *Server) Handler() http.Handler { return s.generic.Handler }
 // Run serves until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	klog.FromContext(ctx).Info("Starting the API server", "address", s.config.BindAddress, "port", s.config.SecurePort)
-	return s.generic.PrepareRun().RunWithContext(ctx)
+	err := s.generic.PrepareRun().RunWithContext(ctx)
+	// Storage is shut down with the server; the shared client goes last.
+	s.compactor.Stop()
+	if cerr := s.etcdClient.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("closing the etcd client: %w", cerr)
+	}
+	return err
+}
+
+func withGetter(s sharedStorage, getter genericRESTOptionsGetter) sharedStorage {
+	s.RESTOptionsGetter = getter
+	return s
 }
