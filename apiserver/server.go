@@ -15,7 +15,6 @@ import (
 	apiextensionsv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
 	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
 	apiextensionsoptions "k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
-	crdopenapi "k8s.io/apiextensions-apiserver/pkg/controller/openapi"
 	crdopenapiv3 "k8s.io/apiextensions-apiserver/pkg/controller/openapiv3"
 	extensionsopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,6 +63,7 @@ type Server struct {
 	// The OpenAPI configuration, to publish the apiextensions API's.
 	openAPIConfig   *common.Config
 	openAPIV3Config *common.OpenAPIV3Config
+	openAPIV2       *openAPIV2
 }
 
 // LoopbackClientConfig returns a privileged client config for in-process
@@ -323,12 +323,11 @@ func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedC
 // /openapi/v2 and /openapi/v3, which is the one clients reach.
 func (s *Server) runCRDOpenAPIControllers(ctx genericapiserver.PostStartHookContext) error {
 	crdInformer := s.crd.Informers.Apiextensions().V1().CustomResourceDefinitions()
-	static, err := s.publishAPIExtensionsOpenAPI()
-	if err != nil {
+	if err := s.publishAPIExtensionsOpenAPI(); err != nil {
 		return err
 	}
-	if s.generic.OpenAPIVersionedService != nil {
-		go crdopenapi.NewController(crdInformer).Run(static, s.generic.OpenAPIVersionedService, ctx.Done())
+	if err := s.openAPIV2.watchCRDs(crdInformer.Informer(), crdInformer.Lister().List); err != nil {
+		return err
 	}
 	if s.generic.OpenAPIV3VersionedService != nil {
 		go crdopenapiv3.NewController(crdInformer).Run(s.generic.OpenAPIV3VersionedService, ctx.Done())
