@@ -56,6 +56,12 @@ func (g sharedStorage) decorate(config *storagebackend.ConfigForResource, resour
 		return nil, nil, err
 	}
 	s := sizeLimitedStorage{Interface: raw}
+	if config.GroupResource.Resource == "events" {
+		// Events are written often and read rarely: kube-apiserver keeps
+		// no watch cache for them either.
+		var once sync.Once
+		return s, func() { once.Do(raw.Close) }, nil
+	}
 	cacher, err := cacherstorage.NewCacherFromConfig(cacherstorage.Config{
 		Storage:             s,
 		Versioner:           versioner,
