@@ -28,23 +28,19 @@ var (
 )
 
 // Binary returns the skiff binary to test: $SKIFF_BIN, or one built from
-// this checkout into a temporary directory (once per test process).
+// this checkout into bin/test/ (once per test process; git ignores bin/,
+// and the next run overwrites it instead of leaving temp dirs behind).
 func Binary() (string, error) {
 	if b := os.Getenv("SKIFF_BIN"); b != "" {
 		return b, nil
 	}
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "skiff-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "skiff")
 		root, err := moduleRoot()
 		if err != nil {
 			buildErr = err
 			return
 		}
+		builtBin = filepath.Join(root, "bin", "test", "skiff")
 		// The same version stamps as `make build`: kubectl refuses an
 		// unparsable client version.
 		ldflags := "-X k8s.io/component-base/version.gitVersion=v1.37.2+skiff.test -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
