@@ -63,6 +63,9 @@ type Resource struct {
 	// with (nodes report theirs when they register).
 	KeepStatusOnCreate bool
 
+	// ValidateStatus checks an update through the status subresource.
+	ValidateStatus func(obj, old runtime.Object) field.ErrorList
+
 	// Scale serves the scale subresource (autoscaling/v1 Scale).
 	Scale *ScaleAccess
 

@@ -154,8 +154,11 @@ func (s statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.O
 	}
 }
 
-// ValidateUpdate has nothing to add to the common metadata checks.
+// ValidateUpdate checks the new status, when the resource has rules for it.
 func (s statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	if s.res.ValidateStatus != nil {
+		return s.res.ValidateStatus(obj, old)
+	}
 	return nil
 }
 

@@ -273,3 +273,71 @@ func ValidateControllerRevisionUpdate(cr, old *appsv1.ControllerRevision) field.
 	errs := ValidateControllerRevision(cr)
 	return append(errs, apivalidation.ValidateImmutableField(cr.Data, old.Data, field.NewPath("data"))...)
 }
+
+// count is one replica count of a status, and the count it may not exceed.
+type count struct {
+	name  string
+	value int32
+	// atMost names the count this one may not exceed ("" for none).
+	atMost string
+}
+
+func validateCounts(counts []count, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	byName := map[string]int32{}
+	for _, c := range counts {
+		byName[c.name] = c.value
+	}
+	for _, c := range counts {
+		if c.value < 0 {
+			errs = append(errs, field.Invalid(fldPath.Child(c.name), c.value, "must be greater than or equal to 0"))
+			continue
+		}
+		if c.atMost != "" && c.value > byName[c.atMost] {
+			errs = append(errs, field.Invalid(fldPath.Child(c.name), c.value, fmt.Sprintf("cannot be greater than status.%s", c.atMost)))
+		}
+	}
+	return errs
+}
+
+// ValidateDeploymentStatus checks a deployment's status counts.
+func ValidateDeploymentStatus(d *appsv1.Deployment) field.ErrorList {
+	s := d.Status
+	errs := validateCounts([]count{
+		{"replicas", s.Replicas, ""}, {"updatedReplicas", s.UpdatedReplicas, "replicas"}, {"readyReplicas", s.ReadyReplicas, "replicas"},
+		{"availableReplicas", s.AvailableReplicas, "readyReplicas"}, {"unavailableReplicas", s.UnavailableReplicas, ""},
+	}, field.NewPath("status"))
+	if s.ObservedGeneration < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("status", "observedGeneration"), s.ObservedGeneration, "must be greater than or equal to 0"))
+	}
+	return errs
+}
+
+// ValidateReplicaSetStatus checks a replica set's status counts.
+func ValidateReplicaSetStatus(rs *appsv1.ReplicaSet) field.ErrorList {
+	s := rs.Status
+	return validateCounts([]count{
+		{"replicas", s.Replicas, ""}, {"fullyLabeledReplicas", s.FullyLabeledReplicas, "replicas"}, {"readyReplicas", s.ReadyReplicas, "replicas"},
+		{"availableReplicas", s.AvailableReplicas, "readyReplicas"},
+	}, field.NewPath("status"))
+}
+
+// ValidateStatefulSetStatus checks a stateful set's status counts.
+func ValidateStatefulSetStatus(ss *appsv1.StatefulSet) field.ErrorList {
+	s := ss.Status
+	return validateCounts([]count{
+		{"replicas", s.Replicas, ""}, {"readyReplicas", s.ReadyReplicas, "replicas"}, {"currentReplicas", s.CurrentReplicas, "replicas"},
+		{"updatedReplicas", s.UpdatedReplicas, "replicas"}, {"availableReplicas", s.AvailableReplicas, "readyReplicas"},
+	}, field.NewPath("status"))
+}
+
+// ValidateDaemonSetStatus checks a daemon set's status counts.
+func ValidateDaemonSetStatus(ds *appsv1.DaemonSet) field.ErrorList {
+	s := ds.Status
+	return validateCounts([]count{
+		{"currentNumberScheduled", s.CurrentNumberScheduled, ""}, {"numberMisscheduled", s.NumberMisscheduled, ""},
+		{"desiredNumberScheduled", s.DesiredNumberScheduled, ""}, {"numberReady", s.NumberReady, ""},
+		{"updatedNumberScheduled", s.UpdatedNumberScheduled, ""}, {"numberAvailable", s.NumberAvailable, ""},
+		{"numberUnavailable", s.NumberUnavailable, ""},
+	}, field.NewPath("status"))
+}

@@ -99,3 +99,19 @@ func TestValidateStatefulSetUpdate(t *testing.T) {
 		t.Errorf("changing serviceName: %v", errs)
 	}
 }
+
+func TestValidateDeploymentStatus(t *testing.T) {
+	d := deployment(func(*appsv1.Deployment) {})
+	d.Status = appsv1.DeploymentStatus{Replicas: 3, ReadyReplicas: 2, AvailableReplicas: 2, UpdatedReplicas: 3}
+	if errs := ValidateDeploymentStatus(d); len(errs) > 0 {
+		t.Errorf("valid status: %v", errs)
+	}
+	d.Status.AvailableReplicas = 3
+	d.Status.UpdatedReplicas = -1
+	errs := ValidateDeploymentStatus(d).ToAggregate().Error()
+	for _, want := range []string{"status.availableReplicas: Invalid value: 3: cannot be greater than status.readyReplicas", "status.updatedReplicas: Invalid value: -1"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("errors %q lack %q", errs, want)
+		}
+	}
+}

@@ -940,3 +940,68 @@ func volumeNames(pod *corev1.Pod) sets.Set[string] {
 	}
 	return out
 }
+
+var podPhases = []corev1.PodPhase{corev1.PodPending, corev1.PodRunning, corev1.PodSucceeded, corev1.PodFailed, corev1.PodUnknown}
+
+// ValidatePodStatusUpdate checks a status written by a node agent or a
+// controller: known phase, no way back from a terminal phase, statuses
+// only for containers of the spec, valid pod and host IPs.
+func ValidatePodStatusUpdate(pod, old *corev1.Pod) field.ErrorList {
+	var errs field.ErrorList
+	st := field.NewPath("status")
+	known := false
+	for _, p := range podPhases {
+		known = known || pod.Status.Phase == p
+	}
+	if !known && pod.Status.Phase != "" {
+		errs = append(errs, field.NotSupported(st.Child("phase"), pod.Status.Phase, podPhases))
+	}
+	terminal := func(p corev1.PodPhase) bool { return p == corev1.PodSucceeded || p == corev1.PodFailed }
+	if terminal(old.Status.Phase) && pod.Status.Phase != old.Status.Phase {
+		errs = append(errs, field.Forbidden(st.Child("phase"), fmt.Sprintf("cannot transition from terminal phase %q to %q", old.Status.Phase, pod.Status.Phase)))
+	}
+	errs = append(errs, validateContainerStatuses(pod.Status.ContainerStatuses, pod.Spec.Containers, st.Child("containerStatuses"))...)
+	errs = append(errs, validateContainerStatuses(pod.Status.InitContainerStatuses, pod.Spec.InitContainers, st.Child("initContainerStatuses"))...)
+	if len(pod.Status.PodIPs) > 2 {
+		errs = append(errs, field.TooMany(st.Child("podIPs"), len(pod.Status.PodIPs), 2))
+	}
+	for i, ip := range pod.Status.PodIPs {
+		if netutils.ParseIPSloppy(ip.IP) == nil {
+			errs = append(errs, field.Invalid(st.Child("podIPs").Index(i), ip.IP, "must be a valid IP address"))
+		}
+	}
+	if pod.Status.PodIP != "" && len(pod.Status.PodIPs) > 0 && pod.Status.PodIP != pod.Status.PodIPs[0].IP {
+		errs = append(errs, field.Invalid(st.Child("podIP"), pod.Status.PodIP, "must match the first entry of `podIPs`"))
+	}
+	if ip := pod.Status.HostIP; ip != "" && netutils.ParseIPSloppy(ip) == nil {
+		errs = append(errs, field.Invalid(st.Child("hostIP"), ip, "must be a valid IP address"))
+	}
+	return errs
+}
+
+func validateContainerStatuses(statuses []corev1.ContainerStatus, containers []corev1.Container, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for _, c := range containers {
+		names.Insert(c.Name)
+	}
+	for i, cs := range statuses {
+		p := fldPath.Index(i)
+		if !names.Has(cs.Name) {
+			errs = append(errs, field.NotFound(p.Child("name"), cs.Name))
+		}
+		states := 0
+		for _, set := range []bool{cs.State.Waiting != nil, cs.State.Running != nil, cs.State.Terminated != nil} {
+			if set {
+				states++
+			}
+		}
+		if states > 1 {
+			errs = append(errs, field.Forbidden(p.Child("state"), "may not specify more than 1 state"))
+		}
+		if cs.RestartCount < 0 {
+			errs = append(errs, field.Invalid(p.Child("restartCount"), cs.RestartCount, "must be greater than or equal to 0"))
+		}
+	}
+	return errs
+}

@@ -133,3 +133,36 @@ func TestValidateQuotaAndLimitRange(t *testing.T) {
 		t.Errorf("limit range errors: %v", errs)
 	}
 }
+
+func TestValidatePodStatusUpdate(t *testing.T) {
+	old := defaultedPod(func(*corev1.Pod) {})
+	old.Status.Phase = corev1.PodSucceeded
+	cases := []struct {
+		name   string
+		mutate func(*corev1.Pod)
+		want   string
+	}{
+		{"unchanged", func(*corev1.Pod) {}, ""},
+		{"back from terminal", func(p *corev1.Pod) { p.Status.Phase = corev1.PodRunning }, `cannot transition from terminal phase "Succeeded" to "Running"`},
+		{"unknown container", func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "ghost"}}
+		}, `status.containerStatuses[0].name: Not found: "ghost"`},
+		{"bad pod IP", func(p *corev1.Pod) { p.Status.PodIPs = []corev1.PodIP{{IP: "10.0.0.300"}} }, "status.podIPs[0]: Invalid value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := old.DeepCopy()
+			tc.mutate(pod)
+			errs := ValidatePodStatusUpdate(pod, old)
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("unexpected: %v", errs)
+				}
+				return
+			}
+			if !strings.Contains(errs.ToAggregate().Error(), tc.want) {
+				t.Fatalf("errors %v do not contain %q", errs, tc.want)
+			}
+		})
+	}
+}

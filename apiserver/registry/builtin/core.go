@@ -56,7 +56,10 @@ func coreGroup(deps Deps) Group {
 				pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1api.PodQOSClass(pod)}
 			},
 			SelectableFields: corev1api.PodFields,
-			Columns:          corev1api.PodColumns, Row: corev1api.PodRow,
+			ValidateStatus: func(o, old runtime.Object) field.ErrorList {
+				return corev1api.ValidatePodStatusUpdate(o.(*corev1.Pod), old.(*corev1.Pod))
+			},
+			Columns: corev1api.PodColumns, Row: corev1api.PodRow,
 			Status:         true,
 			GracefulDelete: podGracefulDelete,
 			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {

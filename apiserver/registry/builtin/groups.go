@@ -73,6 +73,9 @@ func appsGroup() Group {
 			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
 				return appsv1api.ValidateDeploymentUpdate(o.(*appsv1.Deployment), old.(*appsv1.Deployment))
 			},
+			ValidateStatus: func(o, _ runtime.Object) field.ErrorList {
+				return appsv1api.ValidateDeploymentStatus(o.(*appsv1.Deployment))
+			},
 			Columns: appsv1api.DeploymentColumns, Row: appsv1api.DeploymentRow,
 			Status: true,
 			Scale: &registry.ScaleAccess{
@@ -92,7 +95,10 @@ func appsGroup() Group {
 				return appsv1api.ValidateReplicaSetUpdate(o.(*appsv1.ReplicaSet), old.(*appsv1.ReplicaSet))
 			},
 			SelectableFields: appsv1api.ReplicaSetFields,
-			Columns:          appsv1api.ReplicaSetColumns, Row: appsv1api.ReplicaSetRow,
+			ValidateStatus: func(o, _ runtime.Object) field.ErrorList {
+				return appsv1api.ValidateReplicaSetStatus(o.(*appsv1.ReplicaSet))
+			},
+			Columns: appsv1api.ReplicaSetColumns, Row: appsv1api.ReplicaSetRow,
 			Status: true,
 			Scale: &registry.ScaleAccess{
 				Get: func(o runtime.Object) (int32, int32, string) {
@@ -109,6 +115,9 @@ func appsGroup() Group {
 			Validate: func(o runtime.Object) field.ErrorList { return appsv1api.ValidateStatefulSet(o.(*appsv1.StatefulSet)) },
 			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
 				return appsv1api.ValidateStatefulSetUpdate(o.(*appsv1.StatefulSet), old.(*appsv1.StatefulSet))
+			},
+			ValidateStatus: func(o, _ runtime.Object) field.ErrorList {
+				return appsv1api.ValidateStatefulSetStatus(o.(*appsv1.StatefulSet))
 			},
 			Columns: appsv1api.StatefulSetColumns, Row: appsv1api.StatefulSetRow,
 			Status: true,
@@ -127,6 +136,9 @@ func appsGroup() Group {
 			Validate: func(o runtime.Object) field.ErrorList { return appsv1api.ValidateDaemonSet(o.(*appsv1.DaemonSet)) },
 			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
 				return appsv1api.ValidateDaemonSetUpdate(o.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet))
+			},
+			ValidateStatus: func(o, _ runtime.Object) field.ErrorList {
+				return appsv1api.ValidateDaemonSetStatus(o.(*appsv1.DaemonSet))
 			},
 			Columns: appsv1api.DaemonSetColumns, Row: appsv1api.DaemonSetRow,
 			Status: true,
