@@ -46,6 +46,10 @@ type Config struct {
 	// (--service-account-max-token-expiration; 0: no cap).
 	ServiceAccountMaxTokenExpiration time.Duration
 
+	// DisabledAdmissionPlugins turns off admission plugins by name
+	// (--disable-admission-plugins); all of skiff's are on by default.
+	DisabledAdmissionPlugins []string
+
 	// AlwaysAllow authorizes every authenticated request
 	// (--authorization-mode=AlwaysAllow); otherwise RBAC decides.
 	AlwaysAllow bool

@@ -40,6 +40,7 @@ import (
 	"k8s.io/kube-openapi/pkg/common"
 	"k8s.io/utils/clock"
 
+	skiffadmission "github.com/skiffhq/skiff/apiserver/admission"
 	"github.com/skiffhq/skiff/apiserver/allocator"
 	"github.com/skiffhq/skiff/apiserver/certs"
 	"github.com/skiffhq/skiff/apiserver/openapi"
@@ -165,7 +166,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	// One aggregated discovery document for built-in and custom resources.
 	cfg.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")
 
-	admit, err := newAdmission(client, cfg.SharedInformerFactory)
+	admit, err := newAdmission(client, cfg.SharedInformerFactory, c.DisabledAdmissionPlugins)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +242,7 @@ func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPID
 	return defs
 }
 
-func newAdmission(client kubernetes.Interface, factory informers.SharedInformerFactory) (admission.Interface, error) {
+func newAdmission(client kubernetes.Interface, factory informers.SharedInformerFactory, disabled []string) (admission.Interface, error) {
 	lc, err := lifecycle.NewLifecycle(sets.New(metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic))
 	if err != nil {
 		return nil, err
@@ -251,7 +252,17 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 	if err := lc.ValidateInitialization(); err != nil {
 		return nil, err
 	}
-	return admission.NewChainHandler(lc), nil
+	off := map[string]bool{}
+	for _, name := range disabled {
+		off[name] = true
+	}
+	chain := []admission.Interface{lc}
+	chain = append(chain, skiffadmission.Plugins(skiffadmission.Listers{
+		PriorityClasses: factory.Scheduling().V1().PriorityClasses().Lister(),
+		StorageClasses:  factory.Storage().V1().StorageClasses().Lister(),
+		IngressClasses:  factory.Networking().V1().IngressClasses().Lister(),
+	}, off)...)
+	return admission.NewChainHandler(chain...), nil
 }
 
 func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOptionsGetter) error {

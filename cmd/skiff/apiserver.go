@@ -35,13 +35,13 @@ type apiserverFlags struct {
 	saSigningKeyFile      string
 	apiAudiences          []string
 	saMaxExpiration       time.Duration
+	disabledAdmission     []string
 }
 
 // ignoredAPIServerFlags are accepted so that kube-apiserver command lines
 // (envtest's among them) work, but change nothing in skiff yet.
 var ignoredAPIServerFlags = []struct{ name, kind string }{
 	{"allow-privileged", "bool"},
-	{"disable-admission-plugins", "strings"},
 	{"enable-admission-plugins", "strings"},
 	{"feature-gates", "string"},
 	{"runtime-config", "string"},
@@ -109,6 +109,7 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs.StringVar(&f.saSigningKeyFile, "service-account-signing-key-file", "", "PEM private key that signs service account tokens (TokenRequest is disabled without it)")
 	fs.StringSliceVar(&f.apiAudiences, "api-audiences", nil, "audiences the API accepts tokens for (default: the issuers)")
 	fs.DurationVar(&f.saMaxExpiration, "service-account-max-token-expiration", 0, "longest lifetime of a requested service account token (0: no limit)")
+	fs.StringSliceVar(&f.disabledAdmission, "disable-admission-plugins", nil, "admission plugins to turn off: NamespaceLifecycle is always on; TaintNodesByCondition, Priority, DefaultTolerationSeconds, DefaultStorageClass, DefaultIngressClass can be turned off (others are accepted and ignored)")
 	for _, ig := range ignoredAPIServerFlags {
 		addIgnoredFlag(fs, ig.name, ig.kind)
 	}
@@ -150,6 +151,7 @@ func (f *apiserverFlags) config() (apiserver.Config, error) {
 	cfg.ServiceAccountSigningKeyFile = f.saSigningKeyFile
 	cfg.APIAudiences = f.apiAudiences
 	cfg.ServiceAccountMaxTokenExpiration = f.saMaxExpiration
+	cfg.DisabledAdmissionPlugins = f.disabledAdmission
 	cfg.TokenAuthFile = f.tokenAuthFile
 	cfg.EtcdServers = f.etcdServers
 	cfg.EtcdPrefix = f.etcdPrefix

@@ -1,0 +1,96 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiffhq/skiff/test/testserver"
+)
+
+// TestDefaultAdmission checks the admission plugins of kube-apiserver's
+// default chain that skiff runs.
+func TestDefaultAdmission(t *testing.T) {
+	srv := testserver.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	n := ns(t, c)
+
+	t.Run("tolerations and priority", func(t *testing.T) {
+		pod, err := c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: podSpec("busybox")}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pod.Spec.Priority == nil || *pod.Spec.Priority != 0 || pod.Spec.PreemptionPolicy == nil || *pod.Spec.PreemptionPolicy != corev1.PreemptLowerPriority {
+			t.Errorf("priority %v preemption %v", pod.Spec.Priority, pod.Spec.PreemptionPolicy)
+		}
+		keys := map[string]int64{}
+		for _, tol := range pod.Spec.Tolerations {
+			if tol.TolerationSeconds != nil {
+				keys[tol.Key] = *tol.TolerationSeconds
+			}
+		}
+		if keys[corev1.TaintNodeNotReady] != 300 || keys[corev1.TaintNodeUnreachable] != 300 {
+			t.Errorf("tolerations %v", pod.Spec.Tolerations)
+		}
+		spec := podSpec("busybox")
+		spec.PriorityClassName = "missing"
+		_, err = c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "q"}, Spec: spec}, metav1.CreateOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "no PriorityClass with name missing was found") {
+			t.Errorf("unknown priority class: %v", err)
+		}
+		_, err = c.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 1000, GlobalDefault: true}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the default priority class to apply", func() (bool, error) {
+			p, err := c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "d-"}, Spec: podSpec("busybox")}, metav1.CreateOptions{})
+			return err == nil && p.Spec.PriorityClassName == "high" && *p.Spec.Priority == 1000, nil
+		})
+	})
+
+	t.Run("default classes", func(t *testing.T) {
+		_, err := c.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
+			ObjectMeta:  metav1.ObjectMeta{Name: "local", Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}},
+			Provisioner: "skiff.dev/local"}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "claims to get the default storage class", func() (bool, error) {
+			pvc, err := c.CoreV1().PersistentVolumeClaims(n).Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{GenerateName: "c-"},
+				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}, metav1.CreateOptions{})
+			return err == nil && pvc.Spec.StorageClassName != nil && *pvc.Spec.StorageClassName == "local", nil
+		})
+		_, err = c.NetworkingV1().IngressClasses().Create(ctx, &networkingv1.IngressClass{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Annotations: map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}},
+			Spec:       networkingv1.IngressClassSpec{Controller: "skiff.dev/ingress"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "ingresses to get the default class", func() (bool, error) {
+			ing, err := c.NetworkingV1().Ingresses(n).Create(ctx, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{GenerateName: "i-"},
+				Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "s", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}, metav1.CreateOptions{})
+			return err == nil && ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName == "web", nil
+		})
+	})
+
+	t.Run("new nodes are not ready", func(t *testing.T) {
+		node, err := c.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "fresh-node"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(node.Spec.Taints) != 1 || node.Spec.Taints[0].Key != corev1.TaintNodeNotReady || node.Spec.Taints[0].Effect != corev1.TaintEffectNoSchedule {
+			t.Errorf("taints %v", node.Spec.Taints)
+		}
+	})
+}
