@@ -258,6 +258,7 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 	}
 	chain := []admission.Interface{lc}
 	chain = append(chain, skiffadmission.Plugins(skiffadmission.Listers{
+		LimitRanges:     factory.Core().V1().LimitRanges().Lister(),
 		PriorityClasses: factory.Scheduling().V1().PriorityClasses().Lister(),
 		StorageClasses:  factory.Storage().V1().StorageClasses().Lister(),
 		IngressClasses:  factory.Networking().V1().IngressClasses().Lister(),

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apiserver/pkg/admission"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
@@ -231,6 +232,7 @@ func (p nodeTaints) Admit(_ context.Context, a admission.Attributes, _ admission
 
 // Listers are what the plugins read.
 type Listers struct {
+	LimitRanges     corelisters.LimitRangeLister
 	PriorityClasses schedulinglisters.PriorityClassLister
 	StorageClasses  storagelisters.StorageClassLister
 	IngressClasses  networkinglisters.IngressClassLister
@@ -243,6 +245,7 @@ func Plugins(l Listers, disabled map[string]bool) []admission.Interface {
 		name   string
 		plugin admission.Interface
 	}{
+		{LimitRanger, limitRanger{admission.NewHandler(admission.Create, admission.Update), l.LimitRanges}},
 		{TaintNodesByCondition, nodeTaints{admission.NewHandler(admission.Create)}},
 		{Priority, priority{admission.NewHandler(admission.Create, admission.Update), l.PriorityClasses}},
 		{DefaultTolerationSeconds, tolerationSeconds{admission.NewHandler(admission.Create)}},

@@ -94,3 +94,35 @@ func TestDefaultAdmission(t *testing.T) {
 		}
 	})
 }
+
+// TestLimitRanger checks defaults and bounds from a namespace's LimitRange.
+func TestLimitRanger(t *testing.T) {
+	srv := testserver.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	n := ns(t, c)
+	_, err := c.CoreV1().LimitRanges(n).Create(ctx, &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "lr"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type: corev1.LimitTypeContainer,
+			Max:  corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
+			Min:  corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")},
+		}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the limit range to apply", func() (bool, error) {
+		pod, err := c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-"}, Spec: podSpec("busybox")}, metav1.CreateOptions{})
+		if err != nil {
+			return false, nil
+		}
+		r := pod.Spec.Containers[0].Resources
+		return r.Limits.Cpu().String() == "1" && r.Requests.Cpu().String() == "1" &&
+			pod.Annotations["kubernetes.io/limit-ranger"] == "LimitRanger plugin set: cpu request for container c; cpu limit for container c", nil
+	})
+	spec := podSpec("busybox")
+	spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
+	_, err = c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "big"}, Spec: spec}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "maximum cpu usage per Container is 1, but limit is 2") {
+		t.Errorf("a pod over the maximum: %v", err)
+	}
+}

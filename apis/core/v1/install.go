@@ -26,6 +26,7 @@ func Install(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&corev1.Namespace{}, func(o any) { SetDefaultsNamespace(o.(*corev1.Namespace)) })
 	scheme.AddTypeDefaultingFunc(&corev1.Node{}, func(o any) { SetDefaultsNode(o.(*corev1.Node)) })
 	scheme.AddTypeDefaultingFunc(&corev1.PersistentVolumeClaim{}, func(o any) { SetDefaultsPersistentVolumeClaim(o.(*corev1.PersistentVolumeClaim)) })
+	scheme.AddTypeDefaultingFunc(&corev1.LimitRange{}, func(o any) { SetDefaultsLimitRange(o.(*corev1.LimitRange)) })
 	scheme.AddTypeDefaultingFunc(&corev1.PersistentVolume{}, func(o any) { SetDefaultsPersistentVolume(o.(*corev1.PersistentVolume)) })
 
 	gv := corev1.SchemeGroupVersion

@@ -331,3 +331,36 @@ func ValidateLimitRange(lr *corev1.LimitRange) field.ErrorList {
 	}
 	return errs
 }
+
+// SetDefaultsLimitRange fills in container limit items as upstream: a
+// missing default limit is the max, a missing default request is the
+// default limit, else the min.
+func SetDefaultsLimitRange(lr *corev1.LimitRange) {
+	for i := range lr.Spec.Limits {
+		item := &lr.Spec.Limits[i]
+		if item.Type != corev1.LimitTypeContainer {
+			continue
+		}
+		if item.Default == nil {
+			item.Default = corev1.ResourceList{}
+		}
+		if item.DefaultRequest == nil {
+			item.DefaultRequest = corev1.ResourceList{}
+		}
+		for name, q := range item.Max {
+			if _, ok := item.Default[name]; !ok {
+				item.Default[name] = q.DeepCopy()
+			}
+		}
+		for name, q := range item.Default {
+			if _, ok := item.DefaultRequest[name]; !ok {
+				item.DefaultRequest[name] = q.DeepCopy()
+			}
+		}
+		for name, q := range item.Min {
+			if _, ok := item.DefaultRequest[name]; !ok {
+				item.DefaultRequest[name] = q.DeepCopy()
+			}
+		}
+	}
+}
