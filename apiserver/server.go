@@ -257,12 +257,17 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 		off[name] = true
 	}
 	chain := []admission.Interface{lc}
-	chain = append(chain, skiffadmission.Plugins(skiffadmission.Listers{
+	plugins, err := skiffadmission.Plugins(client, skiffadmission.Listers{
+		Namespaces:      factory.Core().V1().Namespaces().Lister(),
 		LimitRanges:     factory.Core().V1().LimitRanges().Lister(),
 		PriorityClasses: factory.Scheduling().V1().PriorityClasses().Lister(),
 		StorageClasses:  factory.Storage().V1().StorageClasses().Lister(),
 		IngressClasses:  factory.Networking().V1().IngressClasses().Lister(),
-	}, off)...)
+	}, off)
+	if err != nil {
+		return nil, err
+	}
+	chain = append(chain, plugins...)
 	return admission.NewChainHandler(chain...), nil
 }
 

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
@@ -232,6 +233,7 @@ func (p nodeTaints) Admit(_ context.Context, a admission.Attributes, _ admission
 
 // Listers are what the plugins read.
 type Listers struct {
+	Namespaces      corelisters.NamespaceLister
 	LimitRanges     corelisters.LimitRangeLister
 	PriorityClasses schedulinglisters.PriorityClassLister
 	StorageClasses  storagelisters.StorageClassLister
@@ -240,13 +242,18 @@ type Listers struct {
 
 // Plugins returns the plugins in kube-apiserver's order, without the
 // disabled ones.
-func Plugins(l Listers, disabled map[string]bool) []admission.Interface {
+func Plugins(client kubernetes.Interface, l Listers, disabled map[string]bool) ([]admission.Interface, error) {
+	ps, err := newPodSecurity(client, l.Namespaces)
+	if err != nil {
+		return nil, err
+	}
 	all := []struct {
 		name   string
 		plugin admission.Interface
 	}{
 		{LimitRanger, limitRanger{admission.NewHandler(admission.Create, admission.Update), l.LimitRanges}},
 		{TaintNodesByCondition, nodeTaints{admission.NewHandler(admission.Create)}},
+		{PodSecurity, ps},
 		{Priority, priority{admission.NewHandler(admission.Create, admission.Update), l.PriorityClasses}},
 		{DefaultTolerationSeconds, tolerationSeconds{admission.NewHandler(admission.Create)}},
 		{DefaultStorageClass, storageClass{admission.NewHandler(admission.Create), l.StorageClasses}},
@@ -258,5 +265,5 @@ func Plugins(l Listers, disabled map[string]bool) []admission.Interface {
 			out = append(out, p.plugin)
 		}
 	}
-	return out
+	return out, nil
 }

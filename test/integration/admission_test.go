@@ -126,3 +126,31 @@ func TestLimitRanger(t *testing.T) {
 		t.Errorf("a pod over the maximum: %v", err)
 	}
 }
+
+// TestPodSecurity checks that namespace labels enforce the Pod Security
+// Standards, with upstream's messages.
+func TestPodSecurity(t *testing.T) {
+	srv := testserver.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "secure",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the restricted level to be enforced", func() (bool, error) {
+		_, err := c.CoreV1().Pods("secure").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "bad-"}, Spec: podSpec("busybox")}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`), nil
+	})
+	yes, no := true, false
+	uid := int64(1000)
+	spec := podSpec("busybox")
+	spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+	if _, err := c.CoreV1().Pods("secure").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "good"}, Spec: spec}, metav1.CreateOptions{}); err != nil {
+		t.Errorf("a restricted-compliant pod: %v", err)
+	}
+	if _, err := c.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "anything"}, Spec: podSpec("busybox")}, metav1.CreateOptions{}); err != nil {
+		t.Errorf("a pod in an unlabelled namespace: %v", err)
+	}
+}
