@@ -146,6 +146,13 @@ func (o *Options) Run(ctx context.Context) error {
 		// Start-up leaves garbage (OpenAPI building, informer lists);
 		// return it to the OS now rather than over the next minutes.
 		debug.FreeOSMemory()
+		// etcd read its whole backend file in with MAP_POPULATE; let the
+		// kernel take back what start-up no longer needs.
+		if n, err := etcdServer.ReleaseBackendPages(); err != nil {
+			logger.V(2).Info("could not release etcd backend pages", "err", err)
+		} else {
+			logger.V(4).Info("released etcd backend pages", "bytes", n)
+		}
 		if o.Ready != nil {
 			close(o.Ready)
 		}

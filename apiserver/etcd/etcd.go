@@ -36,6 +36,7 @@ type Config struct {
 type Server struct {
 	etcd      *embed.Etcd
 	endpoints []string
+	dataDir   string
 }
 
 // SocketPath returns the unix socket the server listens on for dataDir.
@@ -120,7 +121,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	for _, u := range cfg.AdvertiseClientURLs {
 		endpoints = append(endpoints, u.String())
 	}
-	return &Server{etcd: e, endpoints: endpoints}, nil
+	return &Server{etcd: e, endpoints: endpoints, dataDir: cfg.DataDir}, nil
 }
 
 // Endpoints returns the client URLs to give the API server.
@@ -128,6 +129,11 @@ func (s *Server) Endpoints() []string { return s.endpoints }
 
 // Err reports a fatal etcd error.
 func (s *Server) Err() <-chan error { return s.etcd.Err() }
+
+// BackendPath returns the bbolt file that holds etcd's keys.
+func (s *Server) BackendPath() string {
+	return filepath.Join(s.dataDir, "member", "snap", "db")
+}
 
 // Close stops etcd, waiting for in-flight requests and syncing its data.
 func (s *Server) Close() {
