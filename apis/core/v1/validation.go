@@ -2,6 +2,7 @@ package v1
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -96,9 +97,7 @@ func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 	if !supportedDNSPolicies.Has(spec.DNSPolicy) {
 		errs = append(errs, notSupported(fldPath.Child("dnsPolicy"), spec.DNSPolicy, sets.List(supportedDNSPolicies)))
 	}
-	if spec.DNSPolicy == corev1.DNSNone && (spec.DNSConfig == nil || len(spec.DNSConfig.Nameservers) == 0) {
-		errs = append(errs, field.Required(fldPath.Child("dnsConfig", "nameservers"), "must provide at least one DNS nameserver when dnsPolicy is None"))
-	}
+	errs = append(errs, validatePodDNSConfig(spec.DNSConfig, spec.DNSPolicy, fldPath.Child("dnsConfig"))...)
 	for k, v := range spec.NodeSelector {
 		for _, msg := range validation.IsQualifiedName(k) {
 			errs = append(errs, field.Invalid(fldPath.Child("nodeSelector"), k, msg))
@@ -119,6 +118,12 @@ func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 	}
 	if sc := spec.SecurityContext; sc != nil {
 		errs = append(errs, validateIDs(sc.RunAsUser, sc.RunAsGroup, fldPath.Child("securityContext"))...)
+		errs = append(errs, validateSysctls(sc.Sysctls, fldPath.Child("securityContext", "sysctls"))...)
+		for i, g := range sc.SupplementalGroups {
+			for _, msg := range validation.IsValidGroupID(g) {
+				errs = append(errs, field.Invalid(fldPath.Child("securityContext", "supplementalGroups").Index(i), g, msg))
+			}
+		}
 		if sc.FSGroup != nil {
 			for _, msg := range validation.IsValidGroupID(*sc.FSGroup) {
 				errs = append(errs, field.Invalid(fldPath.Child("securityContext", "fsGroup"), *sc.FSGroup, msg))
@@ -1002,6 +1007,83 @@ func validateContainerStatuses(statuses []corev1.ContainerStatus, containers []c
 		if cs.RestartCount < 0 {
 			errs = append(errs, field.Invalid(p.Child("restartCount"), cs.RestartCount, "must be greater than or equal to 0"))
 		}
+	}
+	return errs
+}
+
+// Limits of the resolver configuration, as glibc and the kubelet apply them.
+const (
+	maxDNSNameservers     = 3
+	maxDNSSearchPaths     = 32
+	maxDNSSearchListChars = 2048
+)
+
+// validatePodDNSConfig checks dnsConfig against dnsPolicy: None needs at
+// least one nameserver; nameservers are IPs, at most three; search domains
+// are DNS subdomains (a trailing dot allowed), at most 32 and 2048
+// characters in all; options are named.
+func validatePodDNSConfig(cfg *corev1.PodDNSConfig, policy corev1.DNSPolicy, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if policy == corev1.DNSNone && cfg == nil {
+		return append(errs, field.Required(fldPath, "must provide `dnsConfig` when `dnsPolicy` is None"))
+	}
+	if cfg == nil {
+		return nil
+	}
+	if policy == corev1.DNSNone && len(cfg.Nameservers) == 0 {
+		errs = append(errs, field.Required(fldPath.Child("nameservers"), "must provide at least one DNS nameserver when `dnsPolicy` is None"))
+	}
+	if len(cfg.Nameservers) > maxDNSNameservers {
+		errs = append(errs, field.Invalid(fldPath.Child("nameservers"), cfg.Nameservers, fmt.Sprintf("must not have more than %d nameservers", maxDNSNameservers)))
+	}
+	for i, ns := range cfg.Nameservers {
+		errs = append(errs, validation.IsValidIP(fldPath.Child("nameservers").Index(i), ns)...)
+	}
+	if len(cfg.Searches) > maxDNSSearchPaths {
+		errs = append(errs, field.Invalid(fldPath.Child("searches"), cfg.Searches, fmt.Sprintf("must not have more than %d search paths", maxDNSSearchPaths)))
+	}
+	if n := len(strings.Join(cfg.Searches, " ")); n > maxDNSSearchListChars {
+		errs = append(errs, field.Invalid(fldPath.Child("searches"), cfg.Searches, fmt.Sprintf("must not have more than %d characters (including spaces) in the search list", maxDNSSearchListChars)))
+	}
+	for i, search := range cfg.Searches {
+		if search == "." {
+			continue
+		}
+		for _, msg := range validation.IsDNS1123Subdomain(strings.TrimSuffix(search, ".")) {
+			errs = append(errs, field.Invalid(fldPath.Child("searches").Index(i), search, msg))
+		}
+	}
+	for i, opt := range cfg.Options {
+		if opt.Name == "" {
+			errs = append(errs, field.Required(fldPath.Child("options").Index(i), "must not be empty"))
+		}
+	}
+	return errs
+}
+
+// sysctlNameFmt is a sysctl name with dots or slashes as separators.
+const sysctlNameFmt = `([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?`
+
+var sysctlNameRE = regexp.MustCompile("^" + sysctlNameFmt + "$")
+
+const maxSysctlNameLen = 253
+
+// validateSysctls checks pod sysctl names and that none repeats.
+func validateSysctls(sysctls []corev1.Sysctl, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	for i, s := range sysctls {
+		p := fldPath.Index(i).Child("name")
+		switch {
+		case s.Name == "":
+			errs = append(errs, field.Required(p, ""))
+		case len(s.Name) > maxSysctlNameLen || !sysctlNameRE.MatchString(s.Name):
+			errs = append(errs, field.Invalid(p, s.Name, fmt.Sprintf("must have at most %d characters and match regex %s", maxSysctlNameLen, sysctlNameFmt)))
+		}
+		if seen.Has(s.Name) {
+			errs = append(errs, field.Duplicate(p, s.Name))
+		}
+		seen.Insert(s.Name)
 	}
 	return errs
 }

@@ -38,6 +38,46 @@ func TestValidatePod(t *testing.T) {
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "v", MountPath: "/v"}}
 		}, "spec.containers[0].volumeMounts[0].name: Not found"},
 		{"bad restart policy", func(p *corev1.Pod) { p.Spec.RestartPolicy = "Sometimes" }, "spec.restartPolicy: Unsupported value"},
+		{"dnsPolicy None without dnsConfig", func(p *corev1.Pod) { p.Spec.DNSPolicy = corev1.DNSNone }, "spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"},
+		{"dnsPolicy None without nameservers", func(p *corev1.Pod) {
+			p.Spec.DNSPolicy = corev1.DNSNone
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Searches: []string{"svc.local"}}
+		}, "spec.dnsConfig.nameservers: Required value"},
+		{"dnsConfig valid", func(p *corev1.Pod) {
+			p.Spec.DNSPolicy = corev1.DNSNone
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1", "::1"}, Searches: []string{"a.example.", "."}, Options: []corev1.PodDNSConfigOption{{Name: "ndots"}}}
+		}, ""},
+		{"four nameservers", func(p *corev1.Pod) {
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4"}}
+		}, "spec.dnsConfig.nameservers: Invalid value: [\"1.1.1.1\",\"1.1.1.2\",\"1.1.1.3\",\"1.1.1.4\"]: must not have more than 3 nameservers"},
+		{"nameserver not an IP", func(p *corev1.Pod) {
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"dns.example"}}
+		}, "spec.dnsConfig.nameservers[0]: Invalid value: \"dns.example\": must be a valid IP address"},
+		{"bad search domain", func(p *corev1.Pod) {
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Searches: []string{"Bad_Domain"}}
+		}, "spec.dnsConfig.searches[0]: Invalid value: \"Bad_Domain\""},
+		{"too many search paths", func(p *corev1.Pod) {
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Searches: strings.Split(strings.Repeat("a.b ", 33)[:4*33-1], " ")}
+		}, "must not have more than 32 search paths"},
+		{"search list too long", func(p *corev1.Pod) {
+			long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60)
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Searches: []string{long, long, long, long, long, long, long, long, long, long, long, long}}
+		}, "must not have more than 2048 characters (including spaces) in the search list"},
+		{"unnamed dns option", func(p *corev1.Pod) {
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Options: []corev1.PodDNSConfigOption{{}}}
+		}, "spec.dnsConfig.options[0]: Required value: must not be empty"},
+		{"sysctls valid", func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "net.ipv4.ip_local_port_range", Value: "1024 65535"}, {Name: "kernel/shm_rmid_forced", Value: "1"}}}
+		}, ""},
+		{"bad sysctl name", func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "Net..ipv4", Value: "1"}}}
+		}, "spec.securityContext.sysctls[0].name: Invalid value: \"Net..ipv4\": must have at most 253 characters and match regex"},
+		{"duplicate sysctl", func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "kernel.msgmax", Value: "1"}, {Name: "kernel.msgmax", Value: "2"}}}
+		}, "spec.securityContext.sysctls[1].name: Duplicate value"},
+		{"negative supplemental group", func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroups: []int64{-1}}
+		}, "spec.securityContext.supplementalGroups[0]: Invalid value: -1"},
 		{"volume with two sources", func(p *corev1.Pod) {
 			p.Spec.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}, HostPath: &corev1.HostPathVolumeSource{Path: "/x"}}}}
 		}, "spec.volumes[0]: Forbidden: may not specify more than 1 volume type"},
