@@ -2,6 +2,7 @@ package v1
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	// CronJob time zones must resolve on machines without a zoneinfo database.
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	appsv1api "github.com/skiffhq/skiff/apis/apps/v1"
@@ -54,8 +56,23 @@ func validateJobSpec(spec *batchv1.JobSpec, specPath *field.Path, checkSelector 
 			errs = append(errs, field.NotSupported(specPath.Child("completionMode"), *spec.CompletionMode, []batchv1.CompletionMode{batchv1.NonIndexedCompletion, batchv1.IndexedCompletion}))
 		}
 	}
+	errs = append(errs, validatePerIndexBackoff(spec, specPath)...)
+	if prp := spec.PodReplacementPolicy; prp != nil {
+		switch {
+		case spec.PodFailurePolicy != nil && *prp != batchv1.Failed:
+			errs = append(errs, field.NotSupported(specPath.Child("podReplacementPolicy"), *prp, []batchv1.PodReplacementPolicy{batchv1.Failed}))
+		case *prp != batchv1.Failed && *prp != batchv1.TerminatingOrFailed:
+			errs = append(errs, field.NotSupported(specPath.Child("podReplacementPolicy"), *prp, []batchv1.PodReplacementPolicy{batchv1.Failed, batchv1.TerminatingOrFailed}))
+		}
+	}
 	tp := specPath.Child("template")
 	errs = append(errs, corev1api.ValidatePodTemplateSpec(&spec.Template, tp)...)
+	if spec.PodFailurePolicy != nil {
+		errs = append(errs, validatePodFailurePolicy(spec, specPath.Child("podFailurePolicy"))...)
+		if rp := spec.Template.Spec.RestartPolicy; rp != corev1.RestartPolicyNever {
+			errs = append(errs, field.Invalid(tp.Child("spec", "restartPolicy"), rp, "only \"Never\" is supported when podFailurePolicy is specified"))
+		}
+	}
 	if rp := spec.Template.Spec.RestartPolicy; rp != corev1.RestartPolicyOnFailure && rp != corev1.RestartPolicyNever {
 		errs = append(errs, field.NotSupported(tp.Child("spec", "restartPolicy"), rp, []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}))
 	}
@@ -129,6 +146,123 @@ func validateSchedule(schedule string, timeZone *string, spec *field.Path) field
 			errs = append(errs, field.Invalid(spec.Child("timeZone"), *timeZone, "unknown time zone "+*timeZone))
 		} else if _, err := time.LoadLocation(*timeZone); err != nil {
 			errs = append(errs, field.Invalid(spec.Child("timeZone"), *timeZone, err.Error()))
+		}
+	}
+	return errs
+}
+
+// Upstream's bounds on a pod failure policy.
+const (
+	maxPodFailurePolicyRules             = 20
+	maxPodFailurePolicyExitCodeValues    = 255
+	maxPodFailurePolicyConditionsPerRule = 20
+)
+
+// validatePerIndexBackoff checks backoffLimitPerIndex and maxFailedIndexes,
+// which only make sense for an Indexed job.
+func validatePerIndexBackoff(spec *batchv1.JobSpec, specPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	indexed := spec.CompletionMode != nil && *spec.CompletionMode == batchv1.IndexedCompletion
+	if v := spec.BackoffLimitPerIndex; v != nil {
+		errs = append(errs, apivalidation.ValidateNonnegativeField(int64(*v), specPath.Child("backoffLimitPerIndex"))...)
+		if !indexed {
+			errs = append(errs, field.Invalid(specPath.Child("backoffLimitPerIndex"), *v, "requires indexed completion mode"))
+		}
+	}
+	if v := spec.MaxFailedIndexes; v != nil {
+		p := specPath.Child("maxFailedIndexes")
+		if spec.BackoffLimitPerIndex == nil {
+			errs = append(errs, field.Required(specPath.Child("backoffLimitPerIndex"), "when maxFailedIndexes is specified"))
+		}
+		errs = append(errs, apivalidation.ValidateNonnegativeField(int64(*v), p)...)
+		if spec.Completions != nil && *v > *spec.Completions {
+			errs = append(errs, field.Invalid(p, *v, "must be less than or equal to completions"))
+		}
+	}
+	return errs
+}
+
+var supportedFailurePolicyActions = []batchv1.PodFailurePolicyAction{
+	batchv1.PodFailurePolicyActionCount, batchv1.PodFailurePolicyActionFailIndex,
+	batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyActionIgnore,
+}
+
+// validatePodFailurePolicy checks each rule: a known action, exactly one of
+// onExitCodes and onPodConditions, and well-formed requirements.
+func validatePodFailurePolicy(spec *batchv1.JobSpec, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	rules := spec.PodFailurePolicy.Rules
+	rulesPath := fldPath.Child("rules")
+	if len(rules) > maxPodFailurePolicyRules {
+		return append(errs, field.TooMany(rulesPath, len(rules), maxPodFailurePolicyRules))
+	}
+	containers := map[string]bool{}
+	for _, c := range spec.Template.Spec.InitContainers {
+		containers[c.Name] = true
+	}
+	for _, c := range spec.Template.Spec.Containers {
+		containers[c.Name] = true
+	}
+	for i, rule := range rules {
+		rp := rulesPath.Index(i)
+		switch {
+		case !slices.Contains(supportedFailurePolicyActions, rule.Action):
+			errs = append(errs, field.NotSupported(rp.Child("action"), rule.Action, supportedFailurePolicyActions))
+		case rule.Action == batchv1.PodFailurePolicyActionFailIndex && spec.BackoffLimitPerIndex == nil:
+			errs = append(errs, field.Invalid(rp.Child("action"), rule.Action, "requires the backoffLimitPerIndex to be set"))
+		}
+		switch {
+		case rule.OnExitCodes != nil && len(rule.OnPodConditions) > 0:
+			errs = append(errs, field.Invalid(rp, field.OmitValueType{}, "specifying both OnExitCodes and OnPodConditions is not supported"))
+		case rule.OnExitCodes == nil && len(rule.OnPodConditions) == 0:
+			errs = append(errs, field.Invalid(rp, field.OmitValueType{}, "specifying one of OnExitCodes and OnPodConditions is required"))
+		}
+		if r := rule.OnExitCodes; r != nil {
+			errs = append(errs, validateOnExitCodes(r, containers, rp.Child("onExitCodes"))...)
+		}
+		cp := rp.Child("onPodConditions")
+		if len(rule.OnPodConditions) > maxPodFailurePolicyConditionsPerRule {
+			errs = append(errs, field.TooMany(cp, len(rule.OnPodConditions), maxPodFailurePolicyConditionsPerRule))
+			continue
+		}
+		for j, pattern := range rule.OnPodConditions {
+			pp := cp.Index(j)
+			errs = append(errs, metav1validation.ValidateLabelName(string(pattern.Type), pp.Child("type"))...)
+			switch pattern.Status {
+			case corev1.ConditionTrue, corev1.ConditionFalse, corev1.ConditionUnknown:
+			default:
+				errs = append(errs, field.NotSupported(pp.Child("status"), pattern.Status, []corev1.ConditionStatus{corev1.ConditionFalse, corev1.ConditionTrue, corev1.ConditionUnknown}))
+			}
+		}
+	}
+	return errs
+}
+
+func validateOnExitCodes(r *batchv1.PodFailurePolicyOnExitCodesRequirement, containers map[string]bool, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if r.ContainerName != nil && !containers[*r.ContainerName] {
+		errs = append(errs, field.Invalid(fldPath.Child("containerName"), *r.ContainerName, "must be one of the container or initContainer names in the pod template"))
+	}
+	switch r.Operator {
+	case batchv1.PodFailurePolicyOnExitCodesOpIn, batchv1.PodFailurePolicyOnExitCodesOpNotIn:
+	default:
+		errs = append(errs, field.NotSupported(fldPath.Child("operator"), r.Operator, []batchv1.PodFailurePolicyOnExitCodesOperator{batchv1.PodFailurePolicyOnExitCodesOpIn, batchv1.PodFailurePolicyOnExitCodesOpNotIn}))
+	}
+	vp := fldPath.Child("values")
+	switch {
+	case len(r.Values) == 0:
+		return append(errs, field.Invalid(vp, r.Values, "at least one value is required"))
+	case len(r.Values) > maxPodFailurePolicyExitCodeValues:
+		return append(errs, field.TooMany(vp, len(r.Values), maxPodFailurePolicyExitCodeValues))
+	}
+	for k, v := range r.Values {
+		switch {
+		case r.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn && v == 0:
+			errs = append(errs, field.Invalid(vp.Index(k), v, "must not be 0 for the In operator"))
+		case k > 0 && v == r.Values[k-1]:
+			errs = append(errs, field.Duplicate(vp.Index(k), v))
+		case k > 0 && v < r.Values[k-1]:
+			errs = append(errs, field.Invalid(vp.Index(k), v, "must be ordered"))
 		}
 	}
 	return errs
