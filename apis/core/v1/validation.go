@@ -119,6 +119,8 @@ func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 	if sc := spec.SecurityContext; sc != nil {
 		errs = append(errs, validateIDs(sc.RunAsUser, sc.RunAsGroup, fldPath.Child("securityContext"))...)
 		errs = append(errs, validateSysctls(sc.Sysctls, fldPath.Child("securityContext", "sysctls"))...)
+		errs = append(errs, validateSeccompProfile(sc.SeccompProfile, fldPath.Child("securityContext", "seccompProfile"))...)
+		errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, fldPath.Child("securityContext", "appArmorProfile"))...)
 		for i, g := range sc.SupplementalGroups {
 			for _, msg := range validation.IsValidGroupID(g) {
 				errs = append(errs, field.Invalid(fldPath.Child("securityContext", "supplementalGroups").Index(i), g, msg))
@@ -242,6 +244,7 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volum
 				}
 			}
 		}
+		mountPaths := sets.New[string]()
 		for j, m := range c.VolumeMounts {
 			mp := p.Child("volumeMounts").Index(j)
 			if m.Name == "" {
@@ -251,6 +254,29 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volum
 			}
 			if m.MountPath == "" {
 				errs = append(errs, field.Required(mp.Child("mountPath"), ""))
+			} else if mountPaths.Has(m.MountPath) {
+				errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be unique"))
+			}
+			mountPaths.Insert(m.MountPath)
+			if m.SubPath != "" {
+				errs = append(errs, validateLocalDescendingPath(m.SubPath, mp.Child("subPath"))...)
+			}
+			if m.SubPathExpr != "" {
+				if m.SubPath != "" {
+					errs = append(errs, field.Invalid(mp.Child("subPathExpr"), m.SubPathExpr, "subPathExpr and subPath are mutually exclusive"))
+				}
+				errs = append(errs, validateLocalDescendingPath(m.SubPathExpr, mp.Child("subPathExpr"))...)
+			}
+			if mode := m.MountPropagation; mode != nil {
+				switch *mode {
+				case corev1.MountPropagationNone, corev1.MountPropagationHostToContainer:
+				case corev1.MountPropagationBidirectional:
+					if c.SecurityContext == nil || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged {
+						errs = append(errs, field.Forbidden(mp.Child("mountPropagation"), "Bidirectional mount propagation is available only to privileged containers"))
+					}
+				default:
+					errs = append(errs, field.NotSupported(mp.Child("mountPropagation"), *mode, []corev1.MountPropagationMode{corev1.MountPropagationBidirectional, corev1.MountPropagationHostToContainer, corev1.MountPropagationNone}))
+				}
 			}
 		}
 		for _, list := range []struct {
@@ -266,7 +292,7 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volum
 			}
 		}
 		if sc := c.SecurityContext; sc != nil {
-			errs = append(errs, validateIDs(sc.RunAsUser, sc.RunAsGroup, p.Child("securityContext"))...)
+			errs = append(errs, validateContainerSecurityContext(sc, p.Child("securityContext"))...)
 		}
 		for name, q := range c.Resources.Requests {
 			if l, ok := c.Resources.Limits[name]; ok && q.Cmp(l) > 0 {
@@ -1086,4 +1112,102 @@ func validateSysctls(sysctls []corev1.Sysctl, fldPath *field.Path) field.ErrorLi
 		seen.Insert(s.Name)
 	}
 	return errs
+}
+
+// validateContainerSecurityContext checks a container's security context:
+// IDs, profiles, proc mount and the combinations upstream refuses.
+func validateContainerSecurityContext(sc *corev1.SecurityContext, fldPath *field.Path) field.ErrorList {
+	errs := validateIDs(sc.RunAsUser, sc.RunAsGroup, fldPath)
+	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, fldPath.Child("seccompProfile"))...)
+	errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, fldPath.Child("appArmorProfile"))...)
+	if sc.ProcMount != nil {
+		switch *sc.ProcMount {
+		case corev1.DefaultProcMount, corev1.UnmaskedProcMount:
+		default:
+			errs = append(errs, field.NotSupported(fldPath.Child("procMount"), *sc.ProcMount, []corev1.ProcMountType{corev1.DefaultProcMount, corev1.UnmaskedProcMount}))
+		}
+	}
+	if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		if sc.Privileged != nil && *sc.Privileged {
+			errs = append(errs, field.Invalid(fldPath, field.OmitValueType{}, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
+		}
+		if sc.Capabilities != nil {
+			for _, c := range sc.Capabilities.Add {
+				if c == "SYS_ADMIN" || c == "CAP_SYS_ADMIN" {
+					errs = append(errs, field.Invalid(fldPath, field.OmitValueType{}, "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN"))
+					break
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// validateSeccompProfile checks a seccomp profile: a known type, and a
+// relative localhost profile exactly when the type is Localhost.
+func validateSeccompProfile(sp *corev1.SeccompProfile, fldPath *field.Path) field.ErrorList {
+	if sp == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	switch sp.Type {
+	case corev1.SeccompProfileTypeLocalhost, corev1.SeccompProfileTypeRuntimeDefault, corev1.SeccompProfileTypeUnconfined:
+	case "":
+		errs = append(errs, field.Required(fldPath.Child("type"), "type is required when seccompProfile is set"))
+	default:
+		errs = append(errs, field.NotSupported(fldPath.Child("type"), sp.Type, []corev1.SeccompProfileType{corev1.SeccompProfileTypeLocalhost, corev1.SeccompProfileTypeRuntimeDefault, corev1.SeccompProfileTypeUnconfined}))
+	}
+	lp := fldPath.Child("localhostProfile")
+	switch {
+	case sp.Type == corev1.SeccompProfileTypeLocalhost && sp.LocalhostProfile == nil:
+		errs = append(errs, field.Required(lp, "must be set when seccomp type is Localhost"))
+	case sp.Type == corev1.SeccompProfileTypeLocalhost:
+		errs = append(errs, validateLocalDescendingPath(*sp.LocalhostProfile, lp)...)
+	case sp.LocalhostProfile != nil:
+		errs = append(errs, field.Invalid(lp, *sp.LocalhostProfile, "can only be set when seccomp type is Localhost"))
+	}
+	return errs
+}
+
+// maxAppArmorProfileLength bounds an AppArmor profile name.
+const maxAppArmorProfileLength = 4095
+
+// validateAppArmorProfile checks an AppArmor profile the way
+// validateSeccompProfile checks seccomp.
+func validateAppArmorProfile(ap *corev1.AppArmorProfile, fldPath *field.Path) field.ErrorList {
+	if ap == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	switch ap.Type {
+	case corev1.AppArmorProfileTypeLocalhost, corev1.AppArmorProfileTypeRuntimeDefault, corev1.AppArmorProfileTypeUnconfined:
+	case "":
+		errs = append(errs, field.Required(fldPath.Child("type"), "type is required when appArmorProfile is set"))
+	default:
+		errs = append(errs, field.NotSupported(fldPath.Child("type"), ap.Type, []corev1.AppArmorProfileType{corev1.AppArmorProfileTypeLocalhost, corev1.AppArmorProfileTypeRuntimeDefault, corev1.AppArmorProfileTypeUnconfined}))
+	}
+	lp := fldPath.Child("localhostProfile")
+	switch {
+	case ap.Type == corev1.AppArmorProfileTypeLocalhost && (ap.LocalhostProfile == nil || strings.TrimSpace(*ap.LocalhostProfile) == ""):
+		errs = append(errs, field.Required(lp, "must be set when AppArmor type is Localhost"))
+	case ap.Type == corev1.AppArmorProfileTypeLocalhost && len(*ap.LocalhostProfile) > maxAppArmorProfileLength:
+		errs = append(errs, field.TooLong(lp, "", maxAppArmorProfileLength))
+	case ap.Type != corev1.AppArmorProfileTypeLocalhost && ap.LocalhostProfile != nil:
+		errs = append(errs, field.Invalid(lp, *ap.LocalhostProfile, "can only be set when AppArmor type is Localhost"))
+	}
+	return errs
+}
+
+// validateLocalDescendingPath refuses absolute paths and paths that climb
+// out of their base with "..".
+func validateLocalDescendingPath(p string, fldPath *field.Path) field.ErrorList {
+	if strings.HasPrefix(p, "/") {
+		return field.ErrorList{field.Invalid(fldPath, p, "must be a relative path")}
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return field.ErrorList{field.Invalid(fldPath, p, "must not contain '..'")}
+		}
+	}
+	return nil
 }
