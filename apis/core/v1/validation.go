@@ -515,6 +515,7 @@ func ValidateService(svc *corev1.Service) field.ErrorList {
 	if svc.Spec.SessionAffinity != corev1.ServiceAffinityNone && svc.Spec.SessionAffinity != corev1.ServiceAffinityClientIP {
 		errs = append(errs, notSupported(spec.Child("sessionAffinity"), svc.Spec.SessionAffinity, []corev1.ServiceAffinity{corev1.ServiceAffinityClientIP, corev1.ServiceAffinityNone}))
 	}
+	errs = append(errs, validateLoadBalancerFields(svc, spec)...)
 	if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
 		if t := *c.ClientIP.TimeoutSeconds; t <= 0 || t > maxClientIPAffinitySeconds {
 			errs = append(errs, field.Invalid(spec.Child("sessionAffinityConfig", "clientIP", "timeoutSeconds"), t, fmt.Sprintf("must be greater than 0 and less than %d", maxClientIPAffinitySeconds)))
@@ -1210,4 +1211,40 @@ func validateLocalDescendingPath(p string, fldPath *field.Path) field.ErrorList 
 		}
 	}
 	return nil
+}
+
+// validateLoadBalancerFields checks the fields that only a LoadBalancer
+// service may carry: source ranges, class, node-port allocation and the
+// health check node port (with externalTrafficPolicy Local).
+func validateLoadBalancerFields(svc *corev1.Service, spec *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	lb := svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+	const onlyLB = "may only be used when `type` is 'LoadBalancer'"
+	if len(svc.Spec.LoadBalancerSourceRanges) > 0 && !lb {
+		errs = append(errs, field.Forbidden(spec.Child("loadBalancerSourceRanges"), onlyLB))
+	}
+	for i, r := range svc.Spec.LoadBalancerSourceRanges {
+		if _, _, err := netutils.ParseCIDRSloppy(strings.TrimSpace(r)); err != nil {
+			errs = append(errs, field.Invalid(spec.Child("loadBalancerSourceRanges").Index(i), r, "must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24"))
+		}
+	}
+	if c := svc.Spec.LoadBalancerClass; c != nil {
+		if !lb {
+			errs = append(errs, field.Forbidden(spec.Child("loadBalancerClass"), onlyLB))
+		}
+		errs = append(errs, metav1validation.ValidateLabelName(*c, spec.Child("loadBalancerClass"))...)
+	}
+	if svc.Spec.AllocateLoadBalancerNodePorts != nil && !lb {
+		errs = append(errs, field.Forbidden(spec.Child("allocateLoadBalancerNodePorts"), onlyLB))
+	}
+	if hc := svc.Spec.HealthCheckNodePort; hc != 0 {
+		if !lb || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+			errs = append(errs, field.Invalid(spec.Child("healthCheckNodePort"), hc, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
+		} else {
+			for _, msg := range validation.IsValidPortNum(int(hc)) {
+				errs = append(errs, field.Invalid(spec.Child("healthCheckNodePort"), hc, msg))
+			}
+		}
+	}
+	return errs
 }

@@ -253,3 +253,50 @@ func TestValidatePodStatusUpdate(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateServiceLoadBalancerFields(t *testing.T) {
+	svc := func(typ corev1.ServiceType, mutate func(*corev1.ServiceSpec)) *corev1.Service {
+		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s"}, Spec: corev1.ServiceSpec{Type: typ, Ports: []corev1.ServicePort{{Port: 80}}}}
+		mutate(&s.Spec)
+		SetDefaultsService(s)
+		return s
+	}
+	cases := []struct {
+		name string
+		svc  *corev1.Service
+		want string // "" means valid
+	}{
+		{"load balancer with everything", svc(corev1.ServiceTypeLoadBalancer, func(s *corev1.ServiceSpec) {
+			s.LoadBalancerSourceRanges = []string{"10.0.0.0/8", " 192.168.0.0/16"}
+			s.LoadBalancerClass = ptr("example.com/lb")
+			s.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+			s.HealthCheckNodePort = 31000
+		}), ""},
+		{"source ranges on ClusterIP", svc(corev1.ServiceTypeClusterIP, func(s *corev1.ServiceSpec) { s.LoadBalancerSourceRanges = []string{"10.0.0.0/8"} }),
+			"spec.loadBalancerSourceRanges: Forbidden: may only be used when `type` is 'LoadBalancer'"},
+		{"bad source range", svc(corev1.ServiceTypeLoadBalancer, func(s *corev1.ServiceSpec) { s.LoadBalancerSourceRanges = []string{"10.0.0.0"} }),
+			`spec.loadBalancerSourceRanges[0]: Invalid value: "10.0.0.0": must be a list of IP ranges`},
+		{"class on NodePort", svc(corev1.ServiceTypeNodePort, func(s *corev1.ServiceSpec) { s.LoadBalancerClass = ptr("example.com/lb") }),
+			"spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'"},
+		{"bad class", svc(corev1.ServiceTypeLoadBalancer, func(s *corev1.ServiceSpec) { s.LoadBalancerClass = ptr("not a class") }),
+			`spec.loadBalancerClass: Invalid value: "not a class"`},
+		{"allocate node ports on ClusterIP", svc(corev1.ServiceTypeClusterIP, func(s *corev1.ServiceSpec) { s.AllocateLoadBalancerNodePorts = ptr(false) }),
+			"spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'"},
+		{"health check port with Cluster policy", svc(corev1.ServiceTypeLoadBalancer, func(s *corev1.ServiceSpec) { s.HealthCheckNodePort = 31000 }),
+			"spec.healthCheckNodePort: Invalid value: 31000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := ValidateService(tc.svc)
+			if tc.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("unexpected errors: %v", errs)
+				}
+				return
+			}
+			if got := errs.ToAggregate(); got == nil || !strings.Contains(got.Error(), tc.want) {
+				t.Fatalf("errors %v do not contain %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -281,8 +281,12 @@ func (a ServiceAllocators) beginUpdate(ctx context.Context, obj, oldObj runtime.
 		svc.Spec.ExternalTrafficPolicy = ""
 	}
 	if old.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.Type != corev1.ServiceTypeLoadBalancer &&
-		equalBoolPtr(svc.Spec.AllocateLoadBalancerNodePorts, old.Spec.AllocateLoadBalancerNodePorts) {
+		equalPtr(svc.Spec.AllocateLoadBalancerNodePorts, old.Spec.AllocateLoadBalancerNodePorts) {
 		svc.Spec.AllocateLoadBalancerNodePorts = nil
+	}
+	if old.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.Type != corev1.ServiceTypeLoadBalancer &&
+		equalPtr(svc.Spec.LoadBalancerClass, old.Spec.LoadBalancerClass) {
+		svc.Spec.LoadBalancerClass = nil
 	}
 	if needsNodePorts(svc) {
 		var prev *corev1.Service
@@ -347,6 +351,6 @@ func (a ServiceAllocators) afterDelete(obj runtime.Object, options *metav1.Delet
 	}
 }
 
-func equalBoolPtr(a, b *bool) bool {
+func equalPtr[T comparable](a, b *T) bool {
 	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
