@@ -6,12 +6,15 @@ package v2
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -79,6 +82,179 @@ func ValidateHorizontalPodAutoscaler(hpa *autoscalingv2.HorizontalPodAutoscaler)
 	}
 	if hpa.Spec.MinReplicas != nil && hpa.Spec.MaxReplicas < *hpa.Spec.MinReplicas {
 		errs = append(errs, field.Invalid(spec.Child("maxReplicas"), hpa.Spec.MaxReplicas, "must be greater than or equal to `minReplicas`"))
+	}
+	for i := range hpa.Spec.Metrics {
+		errs = append(errs, validateMetricSpec(&hpa.Spec.Metrics[i], spec.Child("metrics").Index(i))...)
+	}
+	if b := hpa.Spec.Behavior; b != nil {
+		errs = append(errs, validateScalingRules(b.ScaleUp, spec.Child("behavior", "scaleUp"))...)
+		errs = append(errs, validateScalingRules(b.ScaleDown, spec.Child("behavior", "scaleDown"))...)
+	}
+	return errs
+}
+
+var metricSourceTypes = []autoscalingv2.MetricSourceType{
+	autoscalingv2.ContainerResourceMetricSourceType, autoscalingv2.ExternalMetricSourceType,
+	autoscalingv2.ObjectMetricSourceType, autoscalingv2.PodsMetricSourceType, autoscalingv2.ResourceMetricSourceType,
+}
+
+// validateMetricSpec checks that a metric names one known source type,
+// populates exactly that source and sets a usable target for it.
+func validateMetricSpec(m *autoscalingv2.MetricSpec, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if m.Type == "" {
+		errs = append(errs, field.Required(fldPath.Child("type"), "must specify a metric source type"))
+	} else if !slices.Contains(metricSourceTypes, m.Type) {
+		errs = append(errs, field.NotSupported(fldPath.Child("type"), m.Type, metricSourceTypes))
+	}
+	sources := []struct {
+		typ  autoscalingv2.MetricSourceType
+		name string
+		set  bool
+	}{
+		{autoscalingv2.ContainerResourceMetricSourceType, "containerResource", m.ContainerResource != nil},
+		{autoscalingv2.ExternalMetricSourceType, "external", m.External != nil},
+		{autoscalingv2.ObjectMetricSourceType, "object", m.Object != nil},
+		{autoscalingv2.PodsMetricSourceType, "pods", m.Pods != nil},
+		{autoscalingv2.ResourceMetricSourceType, "resource", m.Resource != nil},
+	}
+	for _, src := range sources {
+		switch {
+		case src.typ == m.Type && !src.set:
+			errs = append(errs, field.Required(fldPath.Child(src.name), "must populate information for the given metric source"))
+		case src.typ != m.Type && src.set:
+			errs = append(errs, field.Forbidden(fldPath.Child(src.name), "must populate the given metric source only"))
+		}
+	}
+	switch {
+	case m.Object != nil:
+		p := fldPath.Child("object")
+		if m.Object.DescribedObject.Kind == "" {
+			errs = append(errs, field.Required(p.Child("describedObject", "kind"), ""))
+		}
+		if m.Object.DescribedObject.Name == "" {
+			errs = append(errs, field.Required(p.Child("describedObject", "name"), ""))
+		}
+		errs = append(errs, validateMetricIdentifier(m.Object.Metric, p.Child("metric"))...)
+		errs = append(errs, validateMetricTarget(m.Object.Target, p.Child("target"))...)
+		if m.Object.Target.Value == nil && m.Object.Target.AverageValue == nil {
+			errs = append(errs, field.Required(p.Child("target", "value"), "must set either a target value or averageValue"))
+		}
+	case m.Pods != nil:
+		p := fldPath.Child("pods")
+		errs = append(errs, validateMetricIdentifier(m.Pods.Metric, p.Child("metric"))...)
+		errs = append(errs, validateMetricTarget(m.Pods.Target, p.Child("target"))...)
+		if m.Pods.Target.AverageValue == nil {
+			errs = append(errs, field.Required(p.Child("target", "averageValue"), "must specify a positive target averageValue"))
+		}
+	case m.Resource != nil:
+		errs = append(errs, validateResourceTarget(m.Resource.Name, m.Resource.Target, fldPath.Child("resource"))...)
+	case m.ContainerResource != nil:
+		p := fldPath.Child("containerResource")
+		if m.ContainerResource.Container == "" {
+			errs = append(errs, field.Required(p.Child("container"), "must populate container name"))
+		}
+		errs = append(errs, validateResourceTarget(m.ContainerResource.Name, m.ContainerResource.Target, p)...)
+	case m.External != nil:
+		p := fldPath.Child("external")
+		errs = append(errs, validateMetricIdentifier(m.External.Metric, p.Child("metric"))...)
+		errs = append(errs, validateMetricTarget(m.External.Target, p.Child("target"))...)
+		if m.External.Target.Value == nil && m.External.Target.AverageValue == nil {
+			errs = append(errs, field.Required(p.Child("target", "value"), "must set either a target value for metric or a per-pod target"))
+		}
+	}
+	return errs
+}
+
+func validateResourceTarget(name corev1.ResourceName, t autoscalingv2.MetricTarget, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if name == "" {
+		errs = append(errs, field.Required(fldPath.Child("name"), "must specify a resource name"))
+	}
+	errs = append(errs, validateMetricTarget(t, fldPath.Child("target"))...)
+	switch {
+	case t.AverageUtilization == nil && t.AverageValue == nil:
+		errs = append(errs, field.Required(fldPath.Child("target", "averageUtilization"), "must set either a target raw value or a target utilization"))
+	case t.AverageUtilization != nil && t.AverageValue != nil:
+		errs = append(errs, field.Forbidden(fldPath.Child("target", "averageValue"), "may not set both a target raw value and a target utilization"))
+	}
+	return errs
+}
+
+func validateMetricIdentifier(id autoscalingv2.MetricIdentifier, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if id.Name == "" {
+		errs = append(errs, field.Required(fldPath.Child("name"), "must specify a metric name"))
+	} else {
+		for _, msg := range path.IsValidPathSegmentName(id.Name) {
+			errs = append(errs, field.Invalid(fldPath.Child("name"), id.Name, msg))
+		}
+	}
+	if id.Selector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(id.Selector, metav1validation.LabelSelectorValidationOptions{}, fldPath.Child("selector"))...)
+	}
+	return errs
+}
+
+func validateMetricTarget(t autoscalingv2.MetricTarget, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch t.Type {
+	case autoscalingv2.UtilizationMetricType, autoscalingv2.ValueMetricType, autoscalingv2.AverageValueMetricType:
+	case "":
+		errs = append(errs, field.Required(fldPath.Child("type"), "must specify a metric target type"))
+	default:
+		errs = append(errs, field.Invalid(fldPath.Child("type"), t.Type, "must be either Utilization, Value, or AverageValue"))
+	}
+	if t.Value != nil && t.Value.Sign() != 1 {
+		errs = append(errs, field.Invalid(fldPath.Child("value"), t.Value.String(), "must be positive"))
+	}
+	if t.AverageValue != nil && t.AverageValue.Sign() != 1 {
+		errs = append(errs, field.Invalid(fldPath.Child("averageValue"), t.AverageValue.String(), "must be positive"))
+	}
+	if t.AverageUtilization != nil && *t.AverageUtilization < 1 {
+		errs = append(errs, field.Invalid(fldPath.Child("averageUtilization"), *t.AverageUtilization, "must be greater than 0"))
+	}
+	return errs
+}
+
+// Upstream's bounds on scaling behaviour.
+const (
+	maxStabilizationWindowSeconds = 3600
+	maxPolicyPeriodSeconds        = 1800
+)
+
+func validateScalingRules(r *autoscalingv2.HPAScalingRules, fldPath *field.Path) field.ErrorList {
+	if r == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if w := r.StabilizationWindowSeconds; w != nil {
+		if *w < 0 {
+			errs = append(errs, field.Invalid(fldPath.Child("stabilizationWindowSeconds"), *w, "must be greater than or equal to zero"))
+		} else if *w > maxStabilizationWindowSeconds {
+			errs = append(errs, field.Invalid(fldPath.Child("stabilizationWindowSeconds"), *w, fmt.Sprintf("must be less than or equal to %d", maxStabilizationWindowSeconds)))
+		}
+	}
+	if p := r.SelectPolicy; p != nil {
+		allowed := []autoscalingv2.ScalingPolicySelect{autoscalingv2.DisabledPolicySelect, autoscalingv2.MaxChangePolicySelect, autoscalingv2.MinChangePolicySelect}
+		if !slices.Contains(allowed, *p) {
+			errs = append(errs, field.NotSupported(fldPath.Child("selectPolicy"), *p, allowed))
+		}
+	}
+	for i, pol := range r.Policies {
+		p := fldPath.Child("policies").Index(i)
+		allowed := []autoscalingv2.HPAScalingPolicyType{autoscalingv2.PercentScalingPolicy, autoscalingv2.PodsScalingPolicy}
+		if !slices.Contains(allowed, pol.Type) {
+			errs = append(errs, field.NotSupported(p.Child("type"), pol.Type, allowed))
+		}
+		if pol.Value <= 0 {
+			errs = append(errs, field.Invalid(p.Child("value"), pol.Value, "must be greater than zero"))
+		}
+		if pol.PeriodSeconds <= 0 {
+			errs = append(errs, field.Invalid(p.Child("periodSeconds"), pol.PeriodSeconds, "must be greater than zero"))
+		} else if pol.PeriodSeconds > maxPolicyPeriodSeconds {
+			errs = append(errs, field.Invalid(p.Child("periodSeconds"), pol.PeriodSeconds, fmt.Sprintf("must be less than or equal to %d", maxPolicyPeriodSeconds)))
+		}
 	}
 	return errs
 }
