@@ -802,11 +802,15 @@ func validateScheduling(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorLi
 			errs = append(errs, field.Required(p, "must have at least one node selector term"))
 		}
 		for i, term := range terms {
-			for j, req := range term.MatchExpressions {
-				errs = append(errs, validateNodeSelectorRequirement(req, p.Index(i).Child("matchExpressions").Index(j))...)
-			}
+			errs = append(errs, validateNodeSelectorTerm(term, p.Index(i))...)
 		}
 	}
+	errs = append(errs, validateAffinityTerms(spec.Affinity, fldPath.Child("affinity"))...)
+	type spreadKey struct {
+		key  string
+		when corev1.UnsatisfiableConstraintAction
+	}
+	spreads := map[spreadKey]bool{}
 	for i, c := range spec.TopologySpreadConstraints {
 		p := fldPath.Child("topologySpreadConstraints").Index(i)
 		if c.MaxSkew <= 0 {
@@ -820,6 +824,27 @@ func validateScheduling(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorLi
 		}
 		if c.MinDomains != nil && *c.MinDomains <= 0 {
 			errs = append(errs, field.Invalid(p.Child("minDomains"), *c.MinDomains, "must be greater than 0"))
+		} else if c.MinDomains != nil && c.WhenUnsatisfiable != corev1.DoNotSchedule {
+			errs = append(errs, field.Invalid(p.Child("minDomains"), *c.MinDomains, fmt.Sprintf("can only use minDomains if whenUnsatisfiable=%s, not %s", corev1.DoNotSchedule, c.WhenUnsatisfiable)))
+		}
+		if c.TopologyKey != "" {
+			errs = append(errs, metav1validation.ValidateLabelName(c.TopologyKey, p.Child("topologyKey"))...)
+		}
+		k := spreadKey{c.TopologyKey, c.WhenUnsatisfiable}
+		if spreads[k] {
+			errs = append(errs, field.Duplicate(p, fmt.Sprintf("{%v, %v}", c.TopologyKey, c.WhenUnsatisfiable)))
+		}
+		spreads[k] = true
+		if c.LabelSelector != nil {
+			errs = append(errs, metav1validation.ValidateLabelSelector(c.LabelSelector, metav1validation.LabelSelectorValidationOptions{}, p.Child("labelSelector"))...)
+		}
+		for _, pol := range []struct {
+			name string
+			v    *corev1.NodeInclusionPolicy
+		}{{"nodeAffinityPolicy", c.NodeAffinityPolicy}, {"nodeTaintsPolicy", c.NodeTaintsPolicy}} {
+			if pol.v != nil && *pol.v != corev1.NodeInclusionPolicyHonor && *pol.v != corev1.NodeInclusionPolicyIgnore {
+				errs = append(errs, field.NotSupported(p.Child(pol.name), *pol.v, []corev1.NodeInclusionPolicy{corev1.NodeInclusionPolicyHonor, corev1.NodeInclusionPolicyIgnore}))
+			}
 		}
 	}
 	for i, t := range spec.Tolerations {
@@ -1244,6 +1269,90 @@ func validateLoadBalancerFields(svc *corev1.Service, spec *field.Path) field.Err
 			for _, msg := range validation.IsValidPortNum(int(hc)) {
 				errs = append(errs, field.Invalid(spec.Child("healthCheckNodePort"), hc, msg))
 			}
+		}
+	}
+	return errs
+}
+
+// validateNodeSelectorTerm checks a node selector term's expressions and
+// fields (only metadata.name, with In/NotIn and one value).
+func validateNodeSelectorTerm(term corev1.NodeSelectorTerm, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for j, req := range term.MatchExpressions {
+		errs = append(errs, validateNodeSelectorRequirement(req, fldPath.Child("matchExpressions").Index(j))...)
+	}
+	for j, req := range term.MatchFields {
+		p := fldPath.Child("matchFields").Index(j)
+		if req.Key != "metadata.name" {
+			errs = append(errs, field.NotSupported(p.Child("key"), req.Key, []string{"metadata.name"}))
+		}
+		switch req.Operator {
+		case corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn:
+			if len(req.Values) != 1 {
+				errs = append(errs, field.Required(p.Child("values"), "must be only one value when `operator` is 'In' or 'NotIn' for node field selector"))
+			}
+		default:
+			errs = append(errs, field.Invalid(p.Child("operator"), req.Operator, "not a valid selector operator"))
+		}
+	}
+	return errs
+}
+
+// validateAffinityTerms checks preferred node affinity and pod (anti-)
+// affinity: weights of 1-100, topology keys, selectors and namespaces.
+func validateAffinityTerms(a *corev1.Affinity, fldPath *field.Path) field.ErrorList {
+	if a == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	weight := func(w int32, p *field.Path) {
+		if w <= 0 || w > 100 {
+			errs = append(errs, field.Invalid(p, w, "must be in the range 1-100"))
+		}
+	}
+	if na := a.NodeAffinity; na != nil {
+		p := fldPath.Child("nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
+		for i, t := range na.PreferredDuringSchedulingIgnoredDuringExecution {
+			weight(t.Weight, p.Index(i).Child("weight"))
+			errs = append(errs, validateNodeSelectorTerm(t.Preference, p.Index(i).Child("preference"))...)
+		}
+	}
+	podTerms := func(required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm, p *field.Path) {
+		for i, t := range required {
+			errs = append(errs, validatePodAffinityTerm(t, p.Child("requiredDuringSchedulingIgnoredDuringExecution").Index(i))...)
+		}
+		for i, t := range preferred {
+			pp := p.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(i)
+			weight(t.Weight, pp.Child("weight"))
+			errs = append(errs, validatePodAffinityTerm(t.PodAffinityTerm, pp.Child("podAffinityTerm"))...)
+		}
+	}
+	if pa := a.PodAffinity; pa != nil {
+		podTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution, fldPath.Child("podAffinity"))
+	}
+	if pa := a.PodAntiAffinity; pa != nil {
+		podTerms(pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution, fldPath.Child("podAntiAffinity"))
+	}
+	return errs
+}
+
+func validatePodAffinityTerm(t corev1.PodAffinityTerm, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if t.TopologyKey == "" {
+		errs = append(errs, field.Required(fldPath.Child("topologyKey"), "can not be empty"))
+	} else {
+		errs = append(errs, metav1validation.ValidateLabelName(t.TopologyKey, fldPath.Child("topologyKey"))...)
+	}
+	opts := metav1validation.LabelSelectorValidationOptions{}
+	if t.LabelSelector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(t.LabelSelector, opts, fldPath.Child("labelSelector"))...)
+	}
+	if t.NamespaceSelector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(t.NamespaceSelector, opts, fldPath.Child("namespaceSelector"))...)
+	}
+	for i, ns := range t.Namespaces {
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, field.Invalid(fldPath.Child("namespaces").Index(i), ns, msg))
 		}
 	}
 	return errs
