@@ -46,8 +46,9 @@ func Install(scheme *runtime.Scheme) error {
 	return nil
 }
 
-// SetDefaultsHorizontalPodAutoscaler defaults minReplicas to 1 and, without
-// metrics, scales on 80% average CPU utilization, as upstream.
+// SetDefaultsHorizontalPodAutoscaler defaults minReplicas to 1, without
+// metrics scales on 80% average CPU utilization, and completes a set
+// behavior's scaling rules, as upstream.
 func SetDefaultsHorizontalPodAutoscaler(hpa *autoscalingv2.HorizontalPodAutoscaler) {
 	if hpa.Spec.MinReplicas == nil {
 		one := int32(1)
@@ -61,6 +62,37 @@ func SetDefaultsHorizontalPodAutoscaler(hpa *autoscalingv2.HorizontalPodAutoscal
 				Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &utilization}},
 		}}
 	}
+	if b := hpa.Spec.Behavior; b != nil {
+		// A behavior that is set gets every unset rule field filled in,
+		// with the controller's historical limits.
+		zero := int32(0)
+		b.ScaleUp = fillScalingRules(b.ScaleUp, &zero, []autoscalingv2.HPAScalingPolicy{
+			{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15},
+			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
+		})
+		// Scale-down stabilization stays unset: the controller's
+		// --horizontal-pod-autoscaler-downscale-stabilization decides it.
+		b.ScaleDown = fillScalingRules(b.ScaleDown, nil, []autoscalingv2.HPAScalingPolicy{
+			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
+		})
+	}
+}
+
+func fillScalingRules(r *autoscalingv2.HPAScalingRules, window *int32, policies []autoscalingv2.HPAScalingPolicy) *autoscalingv2.HPAScalingRules {
+	if r == nil {
+		r = &autoscalingv2.HPAScalingRules{}
+	}
+	if r.StabilizationWindowSeconds == nil {
+		r.StabilizationWindowSeconds = window
+	}
+	if r.SelectPolicy == nil {
+		p := autoscalingv2.MaxChangePolicySelect
+		r.SelectPolicy = &p
+	}
+	if r.Policies == nil {
+		r.Policies = policies
+	}
+	return r
 }
 
 // ValidateHorizontalPodAutoscaler checks the target and the replica bounds.
@@ -240,6 +272,9 @@ func validateScalingRules(r *autoscalingv2.HPAScalingRules, fldPath *field.Path)
 		if !slices.Contains(allowed, *p) {
 			errs = append(errs, field.NotSupported(fldPath.Child("selectPolicy"), *p, allowed))
 		}
+	}
+	if len(r.Policies) == 0 {
+		errs = append(errs, field.Required(fldPath.Child("policies"), "must specify at least one Policy"))
 	}
 	for i, pol := range r.Policies {
 		p := fldPath.Child("policies").Index(i)

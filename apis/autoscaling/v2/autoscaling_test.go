@@ -70,6 +70,9 @@ func TestValidateHorizontalPodAutoscaler(t *testing.T) {
 		{"long stabilization window", hpa(func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {
 			s.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: i32(3601)}}
 		}), "spec.behavior.scaleUp.stabilizationWindowSeconds: Invalid value: 3601: must be less than or equal to 3600"},
+		{"empty policies", hpa(func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {
+			s.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleUp: &autoscalingv2.HPAScalingRules{Policies: []autoscalingv2.HPAScalingPolicy{}}}
+		}), "spec.behavior.scaleUp.policies: Required value: must specify at least one Policy"},
 		{"bad policy", hpa(func(s *autoscalingv2.HorizontalPodAutoscalerSpec) {
 			s.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleDown: &autoscalingv2.HPAScalingRules{
 				Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: 0, PeriodSeconds: 1801}}}}
@@ -88,5 +91,27 @@ func TestValidateHorizontalPodAutoscaler(t *testing.T) {
 				t.Fatalf("errors %v do not contain %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestBehaviorDefaults(t *testing.T) {
+	window := int32(60)
+	h := &autoscalingv2.HorizontalPodAutoscaler{Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+		Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &window}}}}
+	SetDefaultsHorizontalPodAutoscaler(h)
+	up, down := h.Spec.Behavior.ScaleUp, h.Spec.Behavior.ScaleDown
+	if up == nil || *up.StabilizationWindowSeconds != 0 || *up.SelectPolicy != autoscalingv2.MaxChangePolicySelect || len(up.Policies) != 2 ||
+		up.Policies[0] != (autoscalingv2.HPAScalingPolicy{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15}) ||
+		up.Policies[1] != (autoscalingv2.HPAScalingPolicy{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15}) {
+		t.Errorf("scaleUp defaults: %+v", up)
+	}
+	if *down.StabilizationWindowSeconds != 60 || *down.SelectPolicy != autoscalingv2.MaxChangePolicySelect || len(down.Policies) != 1 ||
+		down.Policies[0] != (autoscalingv2.HPAScalingPolicy{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15}) {
+		t.Errorf("scaleDown defaults: %+v", down)
+	}
+	none := &autoscalingv2.HorizontalPodAutoscaler{}
+	SetDefaultsHorizontalPodAutoscaler(none)
+	if none.Spec.Behavior != nil {
+		t.Errorf("behavior defaulted although unset: %+v", none.Spec.Behavior)
 	}
 }
