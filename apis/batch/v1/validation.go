@@ -3,6 +3,7 @@ package v1
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	// CronJob time zones must resolve on machines without a zoneinfo database.
@@ -57,6 +58,9 @@ func validateJobSpec(spec *batchv1.JobSpec, specPath *field.Path, checkSelector 
 		}
 	}
 	errs = append(errs, validatePerIndexBackoff(spec, specPath)...)
+	if spec.SuccessPolicy != nil {
+		errs = append(errs, validateSuccessPolicy(spec, specPath.Child("successPolicy"))...)
+	}
 	if prp := spec.PodReplacementPolicy; prp != nil {
 		switch {
 		case spec.PodFailurePolicy != nil && *prp != batchv1.Failed:
@@ -86,6 +90,7 @@ func ValidateJobUpdate(j, old *batchv1.Job) field.ErrorList {
 	errs = append(errs, apivalidation.ValidateImmutableField(j.Spec.Selector, old.Spec.Selector, spec.Child("selector"))...)
 	errs = append(errs, apivalidation.ValidateImmutableField(j.Spec.CompletionMode, old.Spec.CompletionMode, spec.Child("completionMode"))...)
 	errs = append(errs, apivalidation.ValidateImmutableField(j.Spec.PodFailurePolicy, old.Spec.PodFailurePolicy, spec.Child("podFailurePolicy"))...)
+	errs = append(errs, apivalidation.ValidateImmutableField(j.Spec.SuccessPolicy, old.Spec.SuccessPolicy, spec.Child("successPolicy"))...)
 	elastic := j.Spec.CompletionMode != nil && *j.Spec.CompletionMode == batchv1.IndexedCompletion &&
 		j.Spec.Completions != nil && j.Spec.Parallelism != nil && *j.Spec.Completions == *j.Spec.Parallelism
 	if !elastic {
@@ -266,4 +271,94 @@ func validateOnExitCodes(r *batchv1.PodFailurePolicyOnExitCodesRequirement, cont
 		}
 	}
 	return errs
+}
+
+// Upstream's bounds on a success policy.
+const (
+	maxSuccessPolicyRules     = 20
+	maxSucceededIndexesLength = 64 * 1024
+)
+
+// validateSuccessPolicy checks an Indexed job's success policy: 1-20
+// rules, each naming succeeded indexes (an ordered interval list inside
+// the completions) or a count, or both.
+func validateSuccessPolicy(spec *batchv1.JobSpec, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	rules := spec.SuccessPolicy.Rules
+	rulesPath := fldPath.Child("rules")
+	if spec.CompletionMode == nil || *spec.CompletionMode != batchv1.IndexedCompletion {
+		errs = append(errs, field.Invalid(fldPath, field.OmitValueType{}, "requires indexed completion mode"))
+	}
+	switch {
+	case len(rules) == 0:
+		return append(errs, field.Required(rulesPath, "at least one rule must be specified when the successPolicy is specified"))
+	case len(rules) > maxSuccessPolicyRules:
+		return append(errs, field.TooMany(rulesPath, len(rules), maxSuccessPolicyRules))
+	}
+	completions := int32(-1)
+	if spec.Completions != nil {
+		completions = *spec.Completions
+	}
+	for i, rule := range rules {
+		rp := rulesPath.Index(i)
+		if rule.SucceededIndexes == nil && rule.SucceededCount == nil {
+			errs = append(errs, field.Required(rp, "at least one of succeededCount or succeededIndexes must be specified"))
+		}
+		indexes := int32(-1)
+		if rule.SucceededIndexes != nil {
+			ip := rp.Child("succeededIndexes")
+			if len(*rule.SucceededIndexes) > maxSucceededIndexesLength {
+				errs = append(errs, field.TooLong(ip, "", maxSucceededIndexesLength))
+			} else if n, err := countIndexes(*rule.SucceededIndexes, completions); err != nil {
+				errs = append(errs, field.Invalid(ip, *rule.SucceededIndexes, fmt.Sprintf("error parsing succeededIndexes: %v", err)))
+			} else {
+				indexes = n
+			}
+		}
+		if c := rule.SucceededCount; c != nil {
+			cp := rp.Child("succeededCount")
+			switch {
+			case *c < 0:
+				errs = append(errs, field.Invalid(cp, *c, "must be greater than or equal to 0"))
+			case completions >= 0 && *c > completions:
+				errs = append(errs, field.Invalid(cp, *c, fmt.Sprintf("must be less than or equal to %d (the number of specified completions)", completions)))
+			case indexes >= 0 && *c > indexes:
+				errs = append(errs, field.Invalid(cp, *c, fmt.Sprintf("must be smaller or equal to the number of indexes in succeededIndexes (%d)", indexes)))
+			}
+		}
+	}
+	return errs
+}
+
+// countIndexes parses an interval list such as "0,2-4" whose intervals
+// ascend without overlap and lie below completions (when known), and
+// returns how many indexes it names.
+func countIndexes(list string, completions int32) (int32, error) {
+	var n int32
+	last := int64(-1)
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		first, err := strconv.ParseInt(lo, 10, 32)
+		if err != nil || first < 0 {
+			return 0, fmt.Errorf("cannot convert %q to a non-negative integer", lo)
+		}
+		end := first
+		if isRange {
+			if end, err = strconv.ParseInt(hi, 10, 32); err != nil || end < 0 {
+				return 0, fmt.Errorf("cannot convert %q to a non-negative integer", hi)
+			}
+			if end < first {
+				return 0, fmt.Errorf("range %q is not in increasing order", part)
+			}
+		}
+		if first <= last {
+			return 0, fmt.Errorf("%q does not come after the previous interval (overlapping or unordered)", part)
+		}
+		if completions >= 0 && end >= int64(completions) {
+			return 0, fmt.Errorf("index %d is out of bounds for %d completions", end, completions)
+		}
+		n += int32(end - first + 1)
+		last = end
+	}
+	return n, nil
 }

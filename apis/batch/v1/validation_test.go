@@ -138,6 +138,35 @@ func TestValidateJobFailurePolicy(t *testing.T) {
 			`spec.podReplacementPolicy: Unsupported value: "TerminatingOrFailed": supported values: "Failed"`},
 		{"per-index backoff without indexed mode", withPolicy(func(s *batchv1.JobSpec) { s.BackoffLimitPerIndex = i32(1) }), "spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode"},
 		{"maxFailedIndexes without per-index backoff", withPolicy(func(s *batchv1.JobSpec) { s.MaxFailedIndexes = i32(1) }), "spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified"},
+		{"success policy valid", withPolicy(func(s *batchv1.JobSpec) {
+			indexed(s)
+			s.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: ptr("0,1-2"), SucceededCount: i32(2)}, {SucceededCount: i32(1)}}}
+		}), ""},
+		{"success policy not indexed", withPolicy(func(s *batchv1.JobSpec) {
+			s.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededCount: i32(1)}}}
+		}), "spec.successPolicy: Invalid value: requires indexed completion mode"},
+		{"success policy without rules", withPolicy(func(s *batchv1.JobSpec) { indexed(s); s.SuccessPolicy = &batchv1.SuccessPolicy{} }),
+			"spec.successPolicy.rules: Required value"},
+		{"empty success rule", withPolicy(func(s *batchv1.JobSpec) {
+			indexed(s)
+			s.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{}}}
+		}), "spec.successPolicy.rules[0]: Required value: at least one of succeededCount or succeededIndexes must be specified"},
+		{"index out of range", withPolicy(func(s *batchv1.JobSpec) {
+			indexed(s)
+			s.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: ptr("1-3")}}}
+		}), `spec.successPolicy.rules[0].succeededIndexes: Invalid value: "1-3": error parsing succeededIndexes: index 3 is out of bounds for 3 completions`},
+		{"unordered indexes", withPolicy(func(s *batchv1.JobSpec) {
+			indexed(s)
+			s.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: ptr("2,0")}}}
+		}), "spec.successPolicy.rules[0].succeededIndexes: Invalid value"},
+		{"count above indexes", withPolicy(func(s *batchv1.JobSpec) {
+			indexed(s)
+			s.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: ptr("0"), SucceededCount: i32(2)}}}
+		}), "spec.successPolicy.rules[0].succeededCount: Invalid value: 2: must be smaller or equal to the number of indexes in succeededIndexes (1)"},
+		{"count above completions", withPolicy(func(s *batchv1.JobSpec) {
+			indexed(s)
+			s.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededCount: i32(4)}}}
+		}), "spec.successPolicy.rules[0].succeededCount: Invalid value: 4: must be less than or equal to 3 (the number of specified completions)"},
 		{"maxFailedIndexes above completions", withPolicy(func(s *batchv1.JobSpec) { indexed(s); s.MaxFailedIndexes = i32(4) }), "spec.maxFailedIndexes: Invalid value: 4: must be less than or equal to completions"},
 	}
 	for _, tc := range cases {
