@@ -299,6 +299,10 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volum
 				errs = append(errs, field.Invalid(p.Child("resources", "requests").Key(string(name)), q.String(), fmt.Sprintf("must be less than or equal to %s limit of %s", name, l.String())))
 			}
 		}
+		if lc := c.Lifecycle; lc != nil {
+			errs = append(errs, validateLifecycleHandler(lc.PostStart, p.Child("lifecycle", "postStart"))...)
+			errs = append(errs, validateLifecycleHandler(lc.PreStop, p.Child("lifecycle", "preStop"))...)
+		}
 		for _, pr := range []struct {
 			name  string
 			probe *corev1.Probe
@@ -1354,6 +1358,42 @@ func validatePodAffinityTerm(t corev1.PodAffinityTerm, fldPath *field.Path) fiel
 		for _, msg := range validation.IsDNS1123Label(ns) {
 			errs = append(errs, field.Invalid(fldPath.Child("namespaces").Index(i), ns, msg))
 		}
+	}
+	return errs
+}
+
+// validateLifecycleHandler checks a postStart or preStop hook: exactly one
+// of exec, httpGet, tcpSocket and sleep, each well formed.
+func validateLifecycleHandler(h *corev1.LifecycleHandler, fldPath *field.Path) field.ErrorList {
+	if h == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	handlers := 0
+	for _, set := range []bool{h.Exec != nil, h.HTTPGet != nil, h.TCPSocket != nil, h.Sleep != nil} {
+		if set {
+			handlers++
+		}
+	}
+	if handlers == 0 {
+		errs = append(errs, field.Required(fldPath, "must specify a handler type"))
+	} else if handlers > 1 {
+		errs = append(errs, field.Forbidden(fldPath, "may not specify more than 1 handler type"))
+	}
+	if h.Exec != nil && len(h.Exec.Command) == 0 {
+		errs = append(errs, field.Required(fldPath.Child("exec", "command"), ""))
+	}
+	if h.HTTPGet != nil {
+		errs = append(errs, validatePortNumOrName(h.HTTPGet.Port, fldPath.Child("httpGet", "port"))...)
+		if h.HTTPGet.Scheme != corev1.URISchemeHTTP && h.HTTPGet.Scheme != corev1.URISchemeHTTPS {
+			errs = append(errs, field.NotSupported(fldPath.Child("httpGet", "scheme"), h.HTTPGet.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
+		}
+	}
+	if h.TCPSocket != nil {
+		errs = append(errs, validatePortNumOrName(h.TCPSocket.Port, fldPath.Child("tcpSocket", "port"))...)
+	}
+	if h.Sleep != nil && h.Sleep.Seconds < 0 {
+		errs = append(errs, field.Invalid(fldPath.Child("sleep", "seconds"), h.Sleep.Seconds, "must be non-negative integer"))
 	}
 	return errs
 }

@@ -149,6 +149,19 @@ func TestValidatePod(t *testing.T) {
 		{"minDomains with ScheduleAnyway", func(p *corev1.Pod) {
 			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: corev1.ScheduleAnyway, MinDomains: ptr(int32(2))}}
 		}, "spec.topologySpreadConstraints[0].minDomains: Invalid value: 2: can only use minDomains if whenUnsatisfiable=DoNotSchedule, not ScheduleAnyway"},
+		{"lifecycle hooks valid", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}},
+				PostStart: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromInt32(8080)}}}
+		}, ""},
+		{"lifecycle hook without handler", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{}}
+		}, "spec.containers[0].lifecycle.preStop: Required value: must specify a handler type"},
+		{"lifecycle hook with two handlers", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}, Sleep: &corev1.SleepAction{Seconds: 1}}}
+		}, "spec.containers[0].lifecycle.postStart: Forbidden: may not specify more than 1 handler type"},
+		{"negative sleep", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: -1}}}
+		}, "spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: -1: must be non-negative integer"},
 		{"negative supplemental group", func(p *corev1.Pod) {
 			p.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroups: []int64{-1}}
 		}, "spec.securityContext.supplementalGroups[0]: Invalid value: -1"},
