@@ -3,6 +3,7 @@ package v1
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -778,6 +779,7 @@ func validateVolumeSource(src *corev1.VolumeSource, fldPath *field.Path) field.E
 	if src.Projected != nil {
 		n++
 	}
+	errs = append(errs, validateVolumeSourceDetails(src, fldPath)...)
 	for _, other := range []bool{src.GCEPersistentDisk != nil, src.AWSElasticBlockStore != nil, src.GitRepo != nil, src.NFS != nil,
 		src.ISCSI != nil, src.Glusterfs != nil, src.RBD != nil, src.FlexVolume != nil, src.Cinder != nil, src.CephFS != nil,
 		src.Flocker != nil, src.FC != nil, src.AzureFile != nil, src.VsphereVolume != nil, src.Quobyte != nil, src.AzureDisk != nil,
@@ -1394,6 +1396,133 @@ func validateLifecycleHandler(h *corev1.LifecycleHandler, fldPath *field.Path) f
 	}
 	if h.Sleep != nil && h.Sleep.Seconds < 0 {
 		errs = append(errs, field.Invalid(fldPath.Child("sleep", "seconds"), h.Sleep.Seconds, "must be non-negative integer"))
+	}
+	return errs
+}
+
+const fileModeMsg = "must be a number between 0 and 0777 (octal), both inclusive"
+
+func validateFileMode(mode *int32, fldPath *field.Path) field.ErrorList {
+	if mode != nil && (*mode < 0 || *mode > 0o777) {
+		return field.ErrorList{field.Invalid(fldPath, *mode, fileModeMsg)}
+	}
+	return nil
+}
+
+// validateKeyToPaths checks the items of a config map, secret or
+// downward API volume: a key (or field) and a relative path inside the
+// volume, and an optional file mode.
+func validateKeyToPaths(items []corev1.KeyToPath, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, it := range items {
+		p := fldPath.Index(i)
+		if it.Key == "" {
+			errs = append(errs, field.Required(p.Child("key"), ""))
+		}
+		errs = append(errs, validateVolumeFilePath(it.Path, p.Child("path"))...)
+		errs = append(errs, validateFileMode(it.Mode, p.Child("mode"))...)
+	}
+	return errs
+}
+
+// validateVolumeFilePath requires a relative path that stays inside the
+// volume and does not start with "..", which the kubelet reserves.
+func validateVolumeFilePath(path string, fldPath *field.Path) field.ErrorList {
+	if path == "" {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	errs := validateLocalDescendingPath(path, fldPath)
+	if strings.HasPrefix(path, "..") {
+		errs = append(errs, field.Invalid(fldPath, path, "must not start with '..'"))
+	}
+	return errs
+}
+
+var supportedHostPathTypes = []corev1.HostPathType{
+	corev1.HostPathUnset, corev1.HostPathDirectoryOrCreate, corev1.HostPathDirectory, corev1.HostPathFileOrCreate,
+	corev1.HostPathFile, corev1.HostPathSocket, corev1.HostPathCharDev, corev1.HostPathBlockDev,
+}
+
+// validateVolumeSourceDetails checks the fields inside the volume types
+// skiff's users meet most: projections, modes, host paths, NFS, CSI,
+// generic ephemeral and image volumes.
+func validateVolumeSourceDetails(src *corev1.VolumeSource, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if cm := src.ConfigMap; cm != nil {
+		errs = append(errs, validateKeyToPaths(cm.Items, fldPath.Child("configMap", "items"))...)
+		errs = append(errs, validateFileMode(cm.DefaultMode, fldPath.Child("configMap", "defaultMode"))...)
+	}
+	if sec := src.Secret; sec != nil {
+		errs = append(errs, validateKeyToPaths(sec.Items, fldPath.Child("secret", "items"))...)
+		errs = append(errs, validateFileMode(sec.DefaultMode, fldPath.Child("secret", "defaultMode"))...)
+	}
+	if d := src.DownwardAPI; d != nil {
+		errs = append(errs, validateFileMode(d.DefaultMode, fldPath.Child("downwardAPI", "defaultMode"))...)
+		for i, it := range d.Items {
+			p := fldPath.Child("downwardAPI", "items").Index(i)
+			errs = append(errs, validateVolumeFilePath(it.Path, p.Child("path"))...)
+			errs = append(errs, validateFileMode(it.Mode, p.Child("mode"))...)
+			switch {
+			case it.FieldRef != nil && it.ResourceFieldRef != nil:
+				errs = append(errs, field.Invalid(p, field.OmitValueType{}, "fieldRef and resourceFieldRef can not be specified simultaneously"))
+			case it.FieldRef == nil && it.ResourceFieldRef == nil:
+				errs = append(errs, field.Required(p, "one of fieldRef and resourceFieldRef is required"))
+			}
+		}
+	}
+	if pr := src.Projected; pr != nil {
+		p := fldPath.Child("projected")
+		errs = append(errs, validateFileMode(pr.DefaultMode, p.Child("defaultMode"))...)
+		for i, s := range pr.Sources {
+			sp := p.Child("sources").Index(i)
+			if s.ConfigMap != nil {
+				errs = append(errs, validateKeyToPaths(s.ConfigMap.Items, sp.Child("configMap", "items"))...)
+			}
+			if s.Secret != nil {
+				errs = append(errs, validateKeyToPaths(s.Secret.Items, sp.Child("secret", "items"))...)
+			}
+			if t := s.ServiceAccountToken; t != nil {
+				errs = append(errs, validateVolumeFilePath(t.Path, sp.Child("serviceAccountToken", "path"))...)
+				if t.ExpirationSeconds != nil && *t.ExpirationSeconds < 600 {
+					errs = append(errs, field.Invalid(sp.Child("serviceAccountToken", "expirationSeconds"), *t.ExpirationSeconds, "may not specify a duration less than 10 minutes"))
+				}
+			}
+		}
+	}
+	if hp := src.HostPath; hp != nil && hp.Type != nil && !slices.Contains(supportedHostPathTypes, *hp.Type) {
+		errs = append(errs, field.NotSupported(fldPath.Child("hostPath", "type"), *hp.Type, supportedHostPathTypes))
+	}
+	if nfs := src.NFS; nfs != nil {
+		if nfs.Server == "" {
+			errs = append(errs, field.Required(fldPath.Child("nfs", "server"), ""))
+		}
+		if nfs.Path == "" {
+			errs = append(errs, field.Required(fldPath.Child("nfs", "path"), ""))
+		} else if !strings.HasPrefix(nfs.Path, "/") {
+			errs = append(errs, field.Invalid(fldPath.Child("nfs", "path"), nfs.Path, "must be an absolute path"))
+		}
+	}
+	if csi := src.CSI; csi != nil {
+		if csi.Driver == "" {
+			errs = append(errs, field.Required(fldPath.Child("csi", "driver"), ""))
+		} else {
+			for _, msg := range validation.IsDNS1123Subdomain(strings.ToLower(csi.Driver)) {
+				errs = append(errs, field.Invalid(fldPath.Child("csi", "driver"), csi.Driver, msg))
+			}
+		}
+	}
+	if e := src.Ephemeral; e != nil && e.VolumeClaimTemplate == nil {
+		errs = append(errs, field.Required(fldPath.Child("ephemeral", "volumeClaimTemplate"), ""))
+	}
+	if img := src.Image; img != nil {
+		if img.Reference == "" {
+			errs = append(errs, field.Required(fldPath.Child("image", "reference"), ""))
+		}
+		switch img.PullPolicy {
+		case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+		default:
+			errs = append(errs, field.NotSupported(fldPath.Child("image", "pullPolicy"), img.PullPolicy, []corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
+		}
 	}
 	return errs
 }

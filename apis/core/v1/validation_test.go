@@ -162,6 +162,36 @@ func TestValidatePod(t *testing.T) {
 		{"negative sleep", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: -1}}}
 		}, "spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: -1: must be non-negative integer"},
+		{"volume details valid", func(p *corev1.Pod) {
+			hp := corev1.HostPathDirectoryOrCreate
+			p.Spec.Volumes = []corev1.Volume{
+				{Name: "cm", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"},
+					Items: []corev1.KeyToPath{{Key: "a", Path: "conf/a.yaml", Mode: ptr(int32(0o644))}}, DefaultMode: ptr(int32(0o400))}}},
+				{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/data", Type: &hp}}},
+				{Name: "n", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs.local", Path: "/exports"}}},
+				{Name: "d", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}},
+			}
+		}, ""},
+		{"item path escaping the volume", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "s", Items: []corev1.KeyToPath{{Key: "k", Path: "../k"}}}}}}
+		}, `spec.volumes[0].secret.items[0].path: Invalid value: "../k": must not contain '..'`},
+		{"bad default mode", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "s", DefaultMode: ptr(int32(0o1000))}}}}
+		}, "spec.volumes[0].secret.defaultMode: Invalid value: 512: must be a number between 0 and 0777 (octal), both inclusive"},
+		{"bad host path type", func(p *corev1.Pod) {
+			hp := corev1.HostPathType("Pipe")
+			p.Spec.Volumes = []corev1.Volume{{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/x", Type: &hp}}}}
+		}, `spec.volumes[0].hostPath.type: Unsupported value: "Pipe"`},
+		{"relative nfs path", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "n", VolumeSource: corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "exports"}}}}
+		}, `spec.volumes[0].nfs.path: Invalid value: "exports": must be an absolute path`},
+		{"csi without driver", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "c", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{}}}}
+		}, "spec.volumes[0].csi.driver: Required value"},
+		{"short projected token", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "t", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr(int64(60))}}}}}}}
+		}, "spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"},
 		{"negative supplemental group", func(p *corev1.Pod) {
 			p.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroups: []int64{-1}}
 		}, "spec.securityContext.supplementalGroups[0]: Invalid value: -1"},
