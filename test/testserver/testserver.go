@@ -101,7 +101,13 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Stop() })
+	t.Cleanup(func() {
+		_ = s.Stop()
+		if t.Failed() {
+			log, _ := os.ReadFile(s.Log)
+			t.Logf("--- server log (tail) ---\n%s", tail(log, 6000))
+		}
+	})
 	return s
 }
 
