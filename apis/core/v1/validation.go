@@ -321,25 +321,7 @@ func validateProbe(p *corev1.Probe, fldPath *field.Path) field.ErrorList {
 	if p == nil {
 		return nil
 	}
-	var errs field.ErrorList
-	handlers := 0
-	if p.Exec != nil {
-		handlers++
-	}
-	if p.HTTPGet != nil {
-		handlers++
-	}
-	if p.TCPSocket != nil {
-		handlers++
-	}
-	if p.GRPC != nil {
-		handlers++
-	}
-	if handlers == 0 {
-		errs = append(errs, field.Required(fldPath, "must specify a handler type"))
-	} else if handlers > 1 {
-		errs = append(errs, field.Forbidden(fldPath, "may not specify more than 1 handler type"))
-	}
+	errs := validateHandler(p.Exec, p.HTTPGet, p.TCPSocket, p.GRPC != nil, fldPath)
 	for _, f := range []struct {
 		name string
 		v    int32
@@ -347,18 +329,6 @@ func validateProbe(p *corev1.Probe, fldPath *field.Path) field.ErrorList {
 		if f.v < 0 {
 			errs = append(errs, field.Invalid(fldPath.Child(f.name), f.v, "must be greater than or equal to 0"))
 		}
-	}
-	if p.HTTPGet != nil {
-		errs = append(errs, validatePortNumOrName(p.HTTPGet.Port, fldPath.Child("httpGet", "port"))...)
-		if p.HTTPGet.Scheme != corev1.URISchemeHTTP && p.HTTPGet.Scheme != corev1.URISchemeHTTPS {
-			errs = append(errs, field.NotSupported(fldPath.Child("httpGet", "scheme"), p.HTTPGet.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
-		}
-	}
-	if p.TCPSocket != nil {
-		errs = append(errs, validatePortNumOrName(p.TCPSocket.Port, fldPath.Child("tcpSocket", "port"))...)
-	}
-	if p.Exec != nil && len(p.Exec.Command) == 0 {
-		errs = append(errs, field.Required(fldPath.Child("exec", "command"), ""))
 	}
 	if p.TerminationGracePeriodSeconds != nil && *p.TerminationGracePeriodSeconds <= 0 {
 		errs = append(errs, field.Invalid(fldPath.Child("terminationGracePeriodSeconds"), *p.TerminationGracePeriodSeconds, "must be greater than 0"))
@@ -1370,9 +1340,20 @@ func validateLifecycleHandler(h *corev1.LifecycleHandler, fldPath *field.Path) f
 	if h == nil {
 		return nil
 	}
+	errs := validateHandler(h.Exec, h.HTTPGet, h.TCPSocket, h.Sleep != nil, fldPath)
+	if h.Sleep != nil && h.Sleep.Seconds < 0 {
+		errs = append(errs, field.Invalid(fldPath.Child("sleep", "seconds"), h.Sleep.Seconds, "must be non-negative integer"))
+	}
+	return errs
+}
+
+// validateHandler checks the action shared by probes and lifecycle hooks:
+// exactly one handler (other is the probe's gRPC or the hook's sleep) and
+// well-formed exec, httpGet and tcpSocket actions.
+func validateHandler(exec *corev1.ExecAction, httpGet *corev1.HTTPGetAction, tcp *corev1.TCPSocketAction, other bool, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	handlers := 0
-	for _, set := range []bool{h.Exec != nil, h.HTTPGet != nil, h.TCPSocket != nil, h.Sleep != nil} {
+	for _, set := range []bool{exec != nil, httpGet != nil, tcp != nil, other} {
 		if set {
 			handlers++
 		}
@@ -1382,20 +1363,17 @@ func validateLifecycleHandler(h *corev1.LifecycleHandler, fldPath *field.Path) f
 	} else if handlers > 1 {
 		errs = append(errs, field.Forbidden(fldPath, "may not specify more than 1 handler type"))
 	}
-	if h.Exec != nil && len(h.Exec.Command) == 0 {
+	if exec != nil && len(exec.Command) == 0 {
 		errs = append(errs, field.Required(fldPath.Child("exec", "command"), ""))
 	}
-	if h.HTTPGet != nil {
-		errs = append(errs, validatePortNumOrName(h.HTTPGet.Port, fldPath.Child("httpGet", "port"))...)
-		if h.HTTPGet.Scheme != corev1.URISchemeHTTP && h.HTTPGet.Scheme != corev1.URISchemeHTTPS {
-			errs = append(errs, field.NotSupported(fldPath.Child("httpGet", "scheme"), h.HTTPGet.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
+	if httpGet != nil {
+		errs = append(errs, validatePortNumOrName(httpGet.Port, fldPath.Child("httpGet", "port"))...)
+		if httpGet.Scheme != corev1.URISchemeHTTP && httpGet.Scheme != corev1.URISchemeHTTPS {
+			errs = append(errs, field.NotSupported(fldPath.Child("httpGet", "scheme"), httpGet.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
 		}
 	}
-	if h.TCPSocket != nil {
-		errs = append(errs, validatePortNumOrName(h.TCPSocket.Port, fldPath.Child("tcpSocket", "port"))...)
-	}
-	if h.Sleep != nil && h.Sleep.Seconds < 0 {
-		errs = append(errs, field.Invalid(fldPath.Child("sleep", "seconds"), h.Sleep.Seconds, "must be non-negative integer"))
+	if tcp != nil {
+		errs = append(errs, validatePortNumOrName(tcp.Port, fldPath.Child("tcpSocket", "port"))...)
 	}
 	return errs
 }
