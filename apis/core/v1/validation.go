@@ -59,6 +59,8 @@ func ValidatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 		errs = append(errs, field.Forbidden(specPath.Child("nodeName"), "may not be changed once set"))
 	}
 	oldSpec.EphemeralContainers = mungedSpec.EphemeralContainers
+	errs = append(errs, validateSchedulingGatesUpdate(mungedSpec.SchedulingGates, oldSpec.SchedulingGates, specPath.Child("schedulingGates"))...)
+	oldSpec.SchedulingGates = mungedSpec.SchedulingGates
 	if !apiequality.Semantic.DeepEqual(*oldSpec, mungedSpec) {
 		errs = append(errs, field.Forbidden(specPath, "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"))
 	}
@@ -160,8 +162,12 @@ func ValidatePodSpec(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList 
 		errs = append(errs, validateDNSLabel(spec.Subdomain, fldPath.Child("subdomain"))...)
 	}
 	errs = append(errs, validateScheduling(spec, fldPath)...)
+	errs = append(errs, validatePodSpecPolicies(spec, fldPath)...)
 	for i, t := range spec.Tolerations {
 		p := fldPath.Child("tolerations").Index(i)
+		if t.Key != "" {
+			errs = append(errs, metav1validation.ValidateLabelName(t.Key, p.Child("key"))...)
+		}
 		if t.Operator == corev1.TolerationOpExists && t.Value != "" {
 			errs = append(errs, field.Invalid(p.Child("operator"), t.Value, "value must be empty when `operator` is 'Exists'"))
 		}
@@ -213,15 +219,11 @@ func validateContainers(cs []corev1.Container, fldPath *field.Path, names, volum
 				sources := 0
 				if vf.FieldRef != nil {
 					sources++
-					if vf.FieldRef.FieldPath == "" {
-						errs = append(errs, field.Required(ep.Child("valueFrom", "fieldRef", "fieldPath"), ""))
-					}
+					errs = append(errs, validateFieldRef(vf.FieldRef, envFieldPaths, ep.Child("valueFrom", "fieldRef"))...)
 				}
 				if vf.ResourceFieldRef != nil {
 					sources++
-					if vf.ResourceFieldRef.Resource == "" {
-						errs = append(errs, field.Required(ep.Child("valueFrom", "resourceFieldRef", "resource"), ""))
-					}
+					errs = append(errs, validateResourceFieldRef(vf.ResourceFieldRef, ep.Child("valueFrom", "resourceFieldRef"))...)
 				}
 				if vf.ConfigMapKeyRef != nil {
 					sources++
@@ -750,6 +752,7 @@ func validateVolumeSource(src *corev1.VolumeSource, fldPath *field.Path) field.E
 		n++
 	}
 	errs = append(errs, validateVolumeSourceDetails(src, fldPath)...)
+	errs = append(errs, validateInTreeVolumes(src, fldPath)...)
 	for _, other := range []bool{src.GCEPersistentDisk != nil, src.AWSElasticBlockStore != nil, src.GitRepo != nil, src.NFS != nil,
 		src.ISCSI != nil, src.Glusterfs != nil, src.RBD != nil, src.FlexVolume != nil, src.Cinder != nil, src.CephFS != nil,
 		src.Flocker != nil, src.FC != nil, src.AzureFile != nil, src.VsphereVolume != nil, src.Quobyte != nil, src.AzureDisk != nil,
@@ -814,6 +817,7 @@ func validateScheduling(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorLi
 		if c.LabelSelector != nil {
 			errs = append(errs, metav1validation.ValidateLabelSelector(c.LabelSelector, metav1validation.LabelSelectorValidationOptions{}, p.Child("labelSelector"))...)
 		}
+		errs = append(errs, validateLabelKeys(c.MatchLabelKeys, nil, c.LabelSelector, p)...)
 		for _, pol := range []struct {
 			name string
 			v    *corev1.NodeInclusionPolicy
@@ -1331,6 +1335,7 @@ func validatePodAffinityTerm(t corev1.PodAffinityTerm, fldPath *field.Path) fiel
 			errs = append(errs, field.Invalid(fldPath.Child("namespaces").Index(i), ns, msg))
 		}
 	}
+	errs = append(errs, validateLabelKeys(t.MatchLabelKeys, t.MismatchLabelKeys, t.LabelSelector, fldPath)...)
 	return errs
 }
 
@@ -1437,20 +1442,13 @@ func validateVolumeSourceDetails(src *corev1.VolumeSource, fldPath *field.Path) 
 	if d := src.DownwardAPI; d != nil {
 		errs = append(errs, validateFileMode(d.DefaultMode, fldPath.Child("downwardAPI", "defaultMode"))...)
 		for i, it := range d.Items {
-			p := fldPath.Child("downwardAPI", "items").Index(i)
-			errs = append(errs, validateVolumeFilePath(it.Path, p.Child("path"))...)
-			errs = append(errs, validateFileMode(it.Mode, p.Child("mode"))...)
-			switch {
-			case it.FieldRef != nil && it.ResourceFieldRef != nil:
-				errs = append(errs, field.Invalid(p, field.OmitValueType{}, "fieldRef and resourceFieldRef can not be specified simultaneously"))
-			case it.FieldRef == nil && it.ResourceFieldRef == nil:
-				errs = append(errs, field.Required(p, "one of fieldRef and resourceFieldRef is required"))
-			}
+			errs = append(errs, validateDownwardAPIFile(it, fldPath.Child("downwardAPI", "items").Index(i))...)
 		}
 	}
 	if pr := src.Projected; pr != nil {
 		p := fldPath.Child("projected")
 		errs = append(errs, validateFileMode(pr.DefaultMode, p.Child("defaultMode"))...)
+		errs = append(errs, validateProjectedSources(pr.Sources, p.Child("sources"))...)
 		for i, s := range pr.Sources {
 			sp := p.Child("sources").Index(i)
 			if s.ConfigMap != nil {

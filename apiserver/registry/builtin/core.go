@@ -54,6 +54,7 @@ func coreGroup(deps Deps) Group {
 			PrepareForCreate: func(_ context.Context, o runtime.Object) {
 				pod := o.(*corev1.Pod)
 				pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1api.PodQOSClass(pod)}
+				corev1api.MergeLabelKeys(pod)
 			},
 			SelectableFields: corev1api.PodFields,
 			ValidateStatus: func(o, old runtime.Object) field.ErrorList {
