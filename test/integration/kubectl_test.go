@@ -94,8 +94,11 @@ func TestKubectl(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []kubectl{
-		{t: t, bin: "kubectl", kcfg: srv.Kubeconfig},
-		{t: t, bin: bin, pre: []string{"kubectl"}, kcfg: srv.Kubeconfig},
+		// Each kubectl gets its own discovery cache: the shared one in
+		// $HOME is keyed by host:port, which another test's server may
+		// have used before with other resources.
+		{t: t, bin: "kubectl", pre: []string{"--cache-dir", t.TempDir()}, kcfg: srv.Kubeconfig},
+		{t: t, bin: bin, pre: []string{"kubectl", "--cache-dir", t.TempDir()}, kcfg: srv.Kubeconfig},
 	} {
 		name := "path-kubectl"
 		if k.bin == bin {

@@ -248,9 +248,12 @@ func (s *Server) Client(t testing.TB) kubernetes.Interface {
 }
 
 // Kubectl runs the kubectl on PATH against the server and returns its
-// combined output.
+// combined output. Its discovery cache lives in the data dir: the shared
+// one in $HOME is keyed by host:port, which an earlier server on the same
+// port may have filled with other resources.
 func (s *Server) Kubectl(args ...string) (string, error) {
-	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", s.Kubeconfig}, args...)...)
+	pre := []string{"--kubeconfig", s.Kubeconfig, "--cache-dir", filepath.Join(s.DataDir, "kubectl-cache")}
+	cmd := exec.Command("kubectl", append(pre, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
