@@ -39,11 +39,24 @@ type Options struct {
 	UnsafeNoFsync bool
 	// Ready, when set, is closed once the server answers /readyz.
 	Ready chan<- struct{}
+
+	// ClusterCIDR is the range node podCIDRs are carved from.
+	ClusterCIDR string
+	// NodeMonitorGracePeriod is how long a node may miss heartbeats
+	// before it is marked NotReady.
+	NodeMonitorGracePeriod time.Duration
+	// SimNodes is the number of simulated nodes to run (sim-0 …).
+	SimNodes int
+	// SimNodeCapacity is each simulated node's capacity.
+	SimNodeCPU, SimNodeMemory string
+	SimNodePods              int
 }
 
 // NewOptions returns the defaults of `skiff server`.
 func NewOptions() *Options {
-	return &Options{DataDir: ".skiff", BindAddress: "127.0.0.1", SecurePort: 6443, ServiceClusterIPRange: "10.96.0.0/12"}
+	return &Options{DataDir: ".skiff", BindAddress: "127.0.0.1", SecurePort: 6443, ServiceClusterIPRange: "10.96.0.0/12",
+		ClusterCIDR: "10.244.0.0/16", NodeMonitorGracePeriod: 40 * time.Second,
+		SimNodeCPU: "8", SimNodeMemory: "32Gi", SimNodePods: 110}
 }
 
 // Paths of the files in the data directory that users and agents read.
@@ -66,6 +79,20 @@ func (o *Options) Validate() error {
 	}
 	if _, _, err := net.ParseCIDR(o.ServiceClusterIPRange); err != nil {
 		errs = append(errs, fmt.Errorf("--service-cluster-ip-range %q: %w", o.ServiceClusterIPRange, err))
+	}
+	if _, cidr, err := net.ParseCIDR(o.ClusterCIDR); err != nil {
+		errs = append(errs, fmt.Errorf("--cluster-cidr %q: %w", o.ClusterCIDR, err))
+	} else if ones, bits := cidr.Mask.Size(); bits-ones < 8 || ones > 24 {
+		errs = append(errs, fmt.Errorf("--cluster-cidr %q: must be a /24 or larger, each node gets a /24 of it", o.ClusterCIDR))
+	}
+	if o.NodeMonitorGracePeriod <= 0 {
+		errs = append(errs, fmt.Errorf("--node-monitor-grace-period %s must be positive", o.NodeMonitorGracePeriod))
+	}
+	if o.SimNodes < 0 || o.SimNodes > 5000 {
+		errs = append(errs, fmt.Errorf("--sim-nodes %d must be between 0 and 5000", o.SimNodes))
+	}
+	if _, err := o.simCapacity(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -155,6 +182,14 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		if o.Ready != nil {
 			close(o.Ready)
+		}
+	}()
+	go func() {
+		if err := waitReady(ctx, kubeconfig); err != nil {
+			return
+		}
+		if err := o.runControlLoops(ctx, srv.LoopbackClientConfig()); err != nil && ctx.Err() == nil {
+			errCh <- err
 		}
 	}()
 	select {

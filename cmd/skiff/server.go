@@ -37,6 +37,12 @@ func newServerCommand() *cobra.Command {
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "IP address to serve the Kubernetes API on (0.0.0.0 for all interfaces)")
 	fs.IntVar(&o.SecurePort, "secure-port", o.SecurePort, "port to serve the Kubernetes API on over HTTPS")
 	fs.StringVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", o.ServiceClusterIPRange, "CIDR range that Service cluster IPs are allocated from")
+	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", o.ClusterCIDR, "CIDR range of pod IPs; each node gets a /24 of it as its podCIDR")
+	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", o.NodeMonitorGracePeriod, "how long a node may go without renewing its Lease before it is marked NotReady (Unknown)")
+	fs.IntVar(&o.SimNodes, "sim-nodes", o.SimNodes, "number of simulated nodes to run in-process (sim-0, sim-1, …): pods bound to them run without containers")
+	fs.StringVar(&o.SimNodeCPU, "sim-node-cpu", o.SimNodeCPU, "CPU capacity of each simulated node")
+	fs.StringVar(&o.SimNodeMemory, "sim-node-memory", o.SimNodeMemory, "memory capacity of each simulated node")
+	fs.IntVar(&o.SimNodePods, "sim-node-pods", o.SimNodePods, "pod capacity of each simulated node")
 	return cmd
 }
 

@@ -1,0 +1,111 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/skiffhq/skiff/controllers/nodeipam"
+	"github.com/skiffhq/skiff/controllers/nodelifecycle"
+	"github.com/skiffhq/skiff/controllers/replicaset"
+	"github.com/skiffhq/skiff/controllers/scheduler"
+	"github.com/skiffhq/skiff/controllers/serviceaccount"
+)
+
+// Options configure the control loops.
+type Options struct {
+	// ClusterCIDR is the range node podCIDRs are carved from (--cluster-cidr).
+	ClusterCIDR *net.IPNet
+	// NodeCIDRMaskSize is the prefix length of each node's podCIDR (24).
+	NodeCIDRMaskSize int
+	// NodeMonitorGracePeriod is how long a node may go without renewing
+	// its Lease before it is marked NotReady/Unknown (40 s).
+	NodeMonitorGracePeriod time.Duration
+	// Clock drives every time-dependent loop; tests inject a fake one.
+	Clock clock.WithTicker
+}
+
+// Defaults fills unset options.
+func (o *Options) Defaults() {
+	if o.ClusterCIDR == nil {
+		_, o.ClusterCIDR, _ = net.ParseCIDR("10.244.0.0/16")
+	}
+	if o.NodeCIDRMaskSize == 0 {
+		o.NodeCIDRMaskSize = 24
+	}
+	if o.NodeMonitorGracePeriod == 0 {
+		o.NodeMonitorGracePeriod = 40 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+}
+
+// New builds the manager with every control loop registered; run it with
+// Start.
+func New(cfg *rest.Config, o Options) (manager.Manager, error) {
+	o.Defaults()
+	cfg = rest.CopyConfig(cfg)
+	// In-process clients are not throttled: the API server is ours.
+	cfg.QPS, cfg.Burst = -1, 0
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 klog.Background().WithName("controllers"),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: new(true)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := nodelifecycle.IndexPodsByNode(mgr); err != nil {
+		return nil, err
+	}
+	setups := []struct {
+		name  string
+		setup func() error
+	}{
+		{"scheduler", func() error {
+			return mgr.Add(scheduler.New(clientset, mgr.GetCache(), mgr.GetEventRecorder(scheduler.Name), o.Clock))
+		}},
+		{"nodeipam", func() error { return nodeipam.Setup(mgr, o.ClusterCIDR, o.NodeCIDRMaskSize) }},
+		{"nodelifecycle", func() error { return nodelifecycle.Setup(mgr, o.NodeMonitorGracePeriod, o.Clock) }},
+		{"replicaset", func() error { return replicaset.Setup(mgr, o.Clock) }},
+		{"serviceaccount", func() error { return serviceaccount.Setup(mgr) }},
+	}
+	for _, s := range setups {
+		if err := s.setup(); err != nil {
+			return nil, fmt.Errorf("setting up the %s controller: %w", s.name, err)
+		}
+	}
+	return mgr, nil
+}
+
+// Run builds the manager and runs it until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, o Options) error {
+	mgr, err := New(cfg, o)
+	if err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}

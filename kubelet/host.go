@@ -1,0 +1,415 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+)
+
+// KubeletVersion is what nodes report in status.nodeInfo.kubeletVersion.
+var KubeletVersion = "v1.37.2"
+
+// NodeConfig describes one node a Host runs.
+type NodeConfig struct {
+	Name    string
+	Runtime Runtime
+	// Capacity of the node; allocatable is the same.
+	Capacity corev1.ResourceList
+	// Labels added to the well-known ones (hostname, os, arch).
+	Labels    map[string]string
+	Addresses []corev1.NodeAddress
+	// NodeInfo fills status.nodeInfo; versions are added by the Host.
+	NodeInfo corev1.NodeSystemInfo
+}
+
+// Config configures a Host.
+type Config struct {
+	Client kubernetes.Interface
+	Nodes  []NodeConfig
+	// Clock is injected so tests control time; defaults to the real one.
+	Clock clock.WithTickerAndDelayedExecution
+	// LeaseDuration is the node Lease's leaseDurationSeconds (40 s);
+	// leases are renewed every quarter of it.
+	LeaseDuration time.Duration
+	// StatusReportInterval is how often an unchanged node status is
+	// posted again (5 minutes, as upstream).
+	StatusReportInterval time.Duration
+	// Workers sync pods in parallel (default 16).
+	Workers int
+}
+
+// Host runs the nodes of a Config.
+type Host struct {
+	cfg   Config
+	nodes map[string]*node
+	queue workqueue.TypedRateLimitingInterface[string]
+	pods  corelisters.PodLister
+	nodeL corelisters.NodeLister
+
+	mu   sync.Mutex
+	uids map[string]podRef // pod key → what the runtime holds for it
+}
+
+type podRef struct {
+	uid  types.UID
+	node string
+}
+
+type node struct {
+	cfg   NodeConfig
+	lease *leaseState
+}
+
+// New checks a Config and returns its Host.
+func New(cfg Config) (*Host, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("kubelet: a client is required")
+	}
+	if len(cfg.Nodes) == 0 {
+		return nil, errors.New("kubelet: no nodes to run")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.LeaseDuration <= 0 {
+		cfg.LeaseDuration = 40 * time.Second
+	}
+	if cfg.StatusReportInterval <= 0 {
+		cfg.StatusReportInterval = 5 * time.Minute
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
+	h := &Host{cfg: cfg, nodes: map[string]*node{}, uids: map[string]podRef{}}
+	for _, n := range cfg.Nodes {
+		if n.Name == "" || n.Runtime == nil {
+			return nil, errors.New("kubelet: every node needs a name and a runtime")
+		}
+		if _, dup := h.nodes[n.Name]; dup {
+			return nil, fmt.Errorf("kubelet: node %q configured twice", n.Name)
+		}
+		h.nodes[n.Name] = &node{cfg: n, lease: &leaseState{}}
+	}
+	h.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.DefaultTypedControllerRateLimiter[string](),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubelet", Clock: cfg.Clock})
+	return h, nil
+}
+
+// Run registers the nodes and runs their pods until ctx ends.
+func (h *Host) Run(ctx context.Context) error {
+	logger := klog.FromContext(ctx).WithName("kubelet")
+	ctx = klog.NewContext(ctx, logger)
+	defer h.queue.ShutDown()
+
+	if err := h.registerAll(ctx); err != nil {
+		return err
+	}
+	// One node watches only its pods; a fleet of simulated nodes shares
+	// one watch of all bound pods.
+	podSelector, nodeSelector := fields.OneTermNotEqualSelector("spec.nodeName", "").String(), ""
+	if len(h.nodes) == 1 {
+		for name := range h.nodes {
+			podSelector = fields.OneTermEqualSelector("spec.nodeName", name).String()
+			nodeSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+		}
+	}
+	podInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = podSelector }))
+	nodeInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = nodeSelector }))
+	podInformer := podInformers.Core().V1().Pods()
+	nodeInformer := nodeInformers.Core().V1().Nodes()
+	h.pods, h.nodeL = podInformer.Lister(), nodeInformer.Lister()
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			h.queue.Add(key)
+		}
+	}
+	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		DeleteFunc: enqueue,
+	}); err != nil {
+		return err
+	}
+	if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(old, obj any) {
+			o, n := old.(*corev1.Node), obj.(*corev1.Node)
+			if o.Spec.PodCIDR != n.Spec.PodCIDR {
+				h.enqueueNodePods(n.Name)
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	podInformers.Start(ctx.Done())
+	nodeInformers.Start(ctx.Done())
+	defer podInformers.Shutdown()
+	defer nodeInformers.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced, nodeInformer.Informer().HasSynced) {
+		return ctx.Err()
+	}
+
+	var wg sync.WaitGroup
+	for _, n := range h.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case uid := <-n.cfg.Runtime.Events():
+					h.enqueueUID(uid)
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h.heartbeat(ctx)
+	}()
+	for range h.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h.processNext(ctx) {
+			}
+		}()
+	}
+	logger.Info("node agent running", "nodes", len(h.nodes))
+	<-ctx.Done()
+	h.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (h *Host) enqueueNodePods(nodeName string) {
+	pods, err := h.pods.List(everything)
+	if err != nil {
+		return
+	}
+	for _, p := range pods {
+		if p.Spec.NodeName == nodeName {
+			h.queue.Add(p.Namespace + "/" + p.Name)
+		}
+	}
+}
+
+func (h *Host) enqueueUID(uid types.UID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for key, ref := range h.uids {
+		if ref.uid == uid {
+			h.queue.Add(key)
+			return
+		}
+	}
+}
+
+func (h *Host) processNext(ctx context.Context) bool {
+	key, quit := h.queue.Get()
+	if quit {
+		return false
+	}
+	defer h.queue.Done(key)
+	requeue, err := h.syncPod(ctx, key)
+	switch {
+	case err != nil:
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			klog.FromContext(ctx).Error(err, "syncing pod", "pod", key)
+		}
+		h.queue.AddRateLimited(key)
+	case requeue > 0:
+		h.queue.Forget(key)
+		h.queue.AddAfter(key, requeue)
+	default:
+		h.queue.Forget(key)
+	}
+	return true
+}
+
+// syncPod brings one pod's containers and status in line; it returns how
+// long until it should look again, when something is pending.
+func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	pod, err := h.pods.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, h.forget(ctx, key)
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, ours := h.nodes[pod.Spec.NodeName]
+	if !ours {
+		return 0, nil
+	}
+	if err := h.rememberUID(ctx, key, pod); err != nil {
+		return 0, err
+	}
+	rt := n.cfg.Runtime
+	now := h.cfg.Clock.Now()
+	in := statusInput{now: now, hostIPs: nodeIPs(n.cfg)}
+
+	switch {
+	case pod.DeletionTimestamp != nil:
+		grace := time.Duration(0)
+		if g := pod.DeletionGracePeriodSeconds; g != nil {
+			grace = time.Duration(*g) * time.Second
+		}
+		if err := rt.StopPod(ctx, pod, grace); err != nil {
+			return 0, fmt.Errorf("stopping pod: %w", err)
+		}
+		if in.states, err = rt.Containers(ctx, pod); err != nil {
+			return 0, err
+		}
+		in.terminating = true
+		if err := h.updateStatus(ctx, pod, podStatus(pod, in)); err != nil && !apierrors.IsNotFound(err) {
+			return 0, err
+		}
+		if err := rt.RemovePod(ctx, pod.UID); err != nil {
+			return 0, fmt.Errorf("removing pod: %w", err)
+		}
+		// The final delete: the pod's containers are gone.
+		err := h.cfg.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{
+			GracePeriodSeconds: new(int64(0)), Preconditions: metav1.NewUIDPreconditions(string(pod.UID))})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return 0, fmt.Errorf("deleting pod: %w", err)
+		}
+		return 0, nil
+	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+		// Terminal pods stay as they are; their containers are gone.
+		if err := rt.StopPod(ctx, pod, 0); err != nil {
+			return 0, err
+		}
+		return 0, rt.RemovePod(ctx, pod.UID)
+	}
+
+	if !pod.Spec.HostNetwork {
+		nodeObj, err := h.nodeL.Get(n.cfg.Name)
+		switch {
+		case err != nil || nodeObj.Spec.PodCIDR == "":
+			in.waitReason, in.waitMessage = "ContainerCreating", "waiting for the node to be assigned a podCIDR"
+			return 0, h.updateStatus(ctx, pod, podStatus(pod, in))
+		default:
+			if in.podIPs, err = rt.StartSandbox(ctx, pod, nodeObj.Spec.PodCIDR); err != nil {
+				return 0, fmt.Errorf("starting sandbox: %w", err)
+			}
+		}
+	} else if _, err := rt.StartSandbox(ctx, pod, ""); err != nil {
+		return 0, fmt.Errorf("starting sandbox: %w", err)
+	}
+	in.sandbox = true
+	for range 2 + len(pod.Spec.InitContainers) {
+		if in.states, err = rt.Containers(ctx, pod); err != nil {
+			return 0, err
+		}
+		in.plan = planPod(pod, in.states, now)
+		if len(in.plan.start) == 0 {
+			break
+		}
+		for _, a := range in.plan.start {
+			if err := rt.StartContainer(ctx, pod, a.container, a.attempt); err != nil {
+				return 0, fmt.Errorf("starting container %q: %w", a.container.Name, err)
+			}
+		}
+	}
+	status := podStatus(pod, in)
+	if err := h.updateStatus(ctx, pod, status); err != nil {
+		return 0, err
+	}
+	if status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed {
+		if err := rt.StopPod(ctx, pod, 0); err != nil {
+			return 0, err
+		}
+		return 0, rt.RemovePod(ctx, pod.UID)
+	}
+	if !in.plan.requeue.IsZero() {
+		return max(in.plan.requeue.Sub(now), time.Millisecond), nil
+	}
+	return 0, nil
+}
+
+// rememberUID notes which pod UID a key names; when a pod is replaced by
+// another of the same name, the runtime's copy of the old one is removed.
+func (h *Host) rememberUID(ctx context.Context, key string, pod *corev1.Pod) error {
+	h.mu.Lock()
+	old, ok := h.uids[key]
+	h.uids[key] = podRef{uid: pod.UID, node: pod.Spec.NodeName}
+	h.mu.Unlock()
+	if ok && old.uid != pod.UID {
+		if n, ok := h.nodes[old.node]; ok {
+			return n.cfg.Runtime.RemovePod(ctx, old.uid)
+		}
+	}
+	return nil
+}
+
+func (h *Host) forget(ctx context.Context, key string) error {
+	h.mu.Lock()
+	ref, ok := h.uids[key]
+	delete(h.uids, key)
+	h.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if n, ok := h.nodes[ref.node]; ok {
+		return n.cfg.Runtime.RemovePod(ctx, ref.uid)
+	}
+	return nil
+}
+
+func (h *Host) updateStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {
+	if apiequality.Semantic.DeepEqual(pod.Status, status) {
+		return nil
+	}
+	p := pod.DeepCopy()
+	p.Status = status
+	_, err := h.cfg.Client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("updating status: %w", err)
+	}
+	return nil
+}
+
+func nodeIPs(n NodeConfig) []string {
+	var ips []string
+	for _, a := range n.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			ips = append(ips, a.Address)
+		}
+	}
+	return ips
+}
+
+// DefaultCapacity is a simulated node's capacity unless flags say otherwise.
+func DefaultCapacity() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:              resource.MustParse("8"),
+		corev1.ResourceMemory:           resource.MustParse("32Gi"),
+		corev1.ResourcePods:             resource.MustParse("110"),
+		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
+	}
+}

@@ -1,0 +1,54 @@
+package kubelet
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Runtime runs the containers of the pods bound to one node. The Host
+// decides what to start and when (init order, restart policy, back-off);
+// a Runtime only does it and reports what happened.
+type Runtime interface {
+	// Version is the runtime's name and version as nodes report it in
+	// status.nodeInfo.containerRuntimeVersion, e.g. "sim://1.0".
+	Version(ctx context.Context) (string, error)
+	// StartSandbox prepares the pod's sandbox (its network namespace) and
+	// returns the pod's IPs, the first one from podCIDR. It is idempotent:
+	// a pod whose sandbox exists gets the same IPs again.
+	StartSandbox(ctx context.Context, pod *corev1.Pod, podCIDR string) ([]string, error)
+	// StartContainer creates and starts one of the pod's containers (init
+	// or regular); attempt counts the restarts of that container so far.
+	StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt int32) error
+	// Containers reports the latest instance of each container of the pod
+	// that was ever started, by container name.
+	Containers(ctx context.Context, pod *corev1.Pod) (map[string]ContainerState, error)
+	// StopPod stops the pod's containers, killing those still running
+	// after grace.
+	StopPod(ctx context.Context, pod *corev1.Pod, grace time.Duration) error
+	// RemovePod removes the pod's containers and sandbox and releases its
+	// IPs. Removing an unknown pod is not an error.
+	RemovePod(ctx context.Context, uid types.UID) error
+	// Events delivers the UIDs of pods whose containers changed state on
+	// their own (a process exited), so their status is synced again.
+	Events() <-chan types.UID
+}
+
+// ContainerState is what a Runtime knows about one container instance.
+type ContainerState struct {
+	// ID is the runtime's container ID, as "<runtime>://<id>".
+	ID string
+	// ImageRef is the resolved image (status.containerStatuses[].imageID).
+	ImageRef string
+	// Attempt is the restart count of this instance.
+	Attempt   int32
+	StartedAt time.Time
+	// Exited is set once the process ended, with its exit code.
+	Exited     bool
+	ExitCode   int32
+	Reason     string
+	Message    string
+	FinishedAt time.Time
+}

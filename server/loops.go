@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+
+	"github.com/skiffhq/skiff/controllers"
+	"github.com/skiffhq/skiff/kubelet"
+	"github.com/skiffhq/skiff/kubelet/sim"
+)
+
+// runControlLoops runs the controllers and scheduler, and the simulated
+// nodes if any, against the server's own API until ctx ends.
+func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config) error {
+	_, clusterCIDR, _ := net.ParseCIDR(o.ClusterCIDR)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := controllers.Run(ctx, cfg, controllers.Options{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod})
+		if err != nil {
+			return fmt.Errorf("controllers: %w", err)
+		}
+		return nil
+	})
+	if o.SimNodes > 0 {
+		host, err := o.simHost(cfg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error {
+			if err := host.Run(ctx); err != nil {
+				return fmt.Errorf("simulated nodes: %w", err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (o *Options) simCapacity() (corev1.ResourceList, error) {
+	cpu, err := resource.ParseQuantity(o.SimNodeCPU)
+	if err != nil || cpu.Sign() <= 0 {
+		return nil, fmt.Errorf("--sim-node-cpu %q is not a positive quantity", o.SimNodeCPU)
+	}
+	mem, err := resource.ParseQuantity(o.SimNodeMemory)
+	if err != nil || mem.Sign() <= 0 {
+		return nil, fmt.Errorf("--sim-node-memory %q is not a positive quantity", o.SimNodeMemory)
+	}
+	if o.SimNodePods <= 0 {
+		return nil, fmt.Errorf("--sim-node-pods %d must be positive", o.SimNodePods)
+	}
+	capacity := kubelet.DefaultCapacity()
+	capacity[corev1.ResourceCPU] = cpu
+	capacity[corev1.ResourceMemory] = mem
+	capacity[corev1.ResourcePods] = *resource.NewQuantity(int64(o.SimNodePods), resource.DecimalSI)
+	return capacity, nil
+}
+
+// simHost describes the simulated nodes sim-0 … sim-N-1: each with the
+// configured capacity and an address of 172.30.0.0/16.
+func (o *Options) simHost(cfg *rest.Config) (*kubelet.Host, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	capacity, err := o.simCapacity()
+	if err != nil {
+		return nil, err
+	}
+	clk := clock.RealClock{}
+	var nodes []kubelet.NodeConfig
+	for i := range o.SimNodes {
+		name := fmt.Sprintf("sim-%d", i)
+		ip := net.IPv4(172, 30, byte((i+1)>>8), byte((i+1)&0xff)).String()
+		nodes = append(nodes, kubelet.NodeConfig{
+			Name:     name,
+			Runtime:  sim.New(clk),
+			Capacity: capacity.DeepCopy(),
+			Labels:   map[string]string{"node.kubernetes.io/instance-type": "sim", "skiff.dev/simulated": "true"},
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: ip},
+				{Type: corev1.NodeHostName, Address: name},
+			},
+			NodeInfo: corev1.NodeSystemInfo{
+				MachineID: fmt.Sprintf("%032x", i+1), SystemUUID: fmt.Sprintf("00000000-0000-0000-0000-%012x", i+1),
+				BootID: fmt.Sprintf("%032x", time.Now().UnixNano()+int64(i)), KernelVersion: kernelVersion(), OSImage: "skiff simulated node",
+			},
+		})
+	}
+	return kubelet.New(kubelet.Config{Client: client, Nodes: nodes, Clock: clk})
+}
