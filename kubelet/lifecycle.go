@@ -200,9 +200,9 @@ type statusInput struct {
 func podStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 	old := pod.Status
 	s := corev1.PodStatus{
-		QOSClass:          old.QOSClass,
-		NominatedNodeName: old.NominatedNodeName,
-		StartTime:         old.StartTime,
+		QOSClass:           old.QOSClass,
+		NominatedNodeName:  old.NominatedNodeName,
+		StartTime:          old.StartTime,
 		ObservedGeneration: pod.Generation,
 	}
 	s.Phase = podPhase(pod, in.states, in.plan, in.terminating)
@@ -305,7 +305,9 @@ func podStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 		}
 		s.Conditions = append(s.Conditions, c)
 	}
-	sort.SliceStable(s.Conditions, func(i, j int) bool { return conditionOrder(s.Conditions[i].Type) < conditionOrder(s.Conditions[j].Type) })
+	sort.SliceStable(s.Conditions, func(i, j int) bool {
+		return conditionOrder(s.Conditions[i].Type) < conditionOrder(s.Conditions[j].Type)
+	})
 	return s
 }
 

@@ -49,7 +49,7 @@ type Options struct {
 	SimNodes int
 	// SimNodeCapacity is each simulated node's capacity.
 	SimNodeCPU, SimNodeMemory string
-	SimNodePods              int
+	SimNodePods               int
 }
 
 // NewOptions returns the defaults of `skiff server`.
