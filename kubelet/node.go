@@ -12,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 )
 
@@ -38,13 +40,23 @@ func (h *Host) registerAll(ctx context.Context) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			err := h.register(ctx, n)
-			if err == nil {
-				err = h.postStatus(ctx, n)
-			}
-			if err == nil {
-				err = h.renewLease(ctx, n)
-			}
+			// Transient failures (conflicts with controllers writing the
+			// node, a busy server) are retried until ctx ends.
+			err := wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: 12, Cap: 5 * time.Second},
+				func(ctx context.Context) (bool, error) {
+					err := h.register(ctx, n)
+					if err == nil {
+						err = h.postStatus(ctx, n)
+					}
+					if err == nil {
+						err = h.renewLease(ctx, n)
+					}
+					if err != nil {
+						klog.FromContext(ctx).V(2).Info("registering node, will retry", "node", n.cfg.Name, "err", err)
+						return false, nil
+					}
+					return true, nil
+				})
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
@@ -80,6 +92,10 @@ func (h *Host) register(ctx context.Context, n *node) error {
 // postStatus writes the node's status: capacity, info, addresses and
 // the kubelet's conditions, keeping transition times that still hold.
 func (h *Host) postStatus(ctx context.Context, n *node) error {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error { return h.tryPostStatus(ctx, n) })
+}
+
+func (h *Host) tryPostStatus(ctx context.Context, n *node) error {
 	cur, err := h.cfg.Client.CoreV1().Nodes().Get(ctx, n.cfg.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		// Deleted while we run: register again, as a restarted kubelet would.
