@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/skiffhq/skiff/controllers/garbagecollector"
+	"github.com/skiffhq/skiff/controllers/namespace"
 	"github.com/skiffhq/skiff/controllers/nodeipam"
 	"github.com/skiffhq/skiff/controllers/nodelifecycle"
 	"github.com/skiffhq/skiff/controllers/replicaset"
@@ -92,6 +94,14 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		{"nodelifecycle", func() error { return nodelifecycle.Setup(mgr, o.NodeMonitorGracePeriod, o.Clock) }},
 		{"replicaset", func() error { return replicaset.Setup(mgr, o.Clock) }},
 		{"serviceaccount", func() error { return serviceaccount.Setup(mgr) }},
+		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
+		{"garbagecollector", func() error {
+			gc, err := garbagecollector.New(cfg)
+			if err != nil {
+				return err
+			}
+			return mgr.Add(gc)
+		}},
 	}
 	for _, s := range setups {
 		if err := s.setup(); err != nil {

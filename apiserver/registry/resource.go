@@ -90,6 +90,11 @@ type Resource struct {
 	BeginCreate genericregistry.BeginCreateFunc
 	BeginUpdate genericregistry.BeginUpdateFunc
 	AfterDelete genericregistry.AfterDeleteFunc
+	// ShouldDeleteDuringUpdate, when set, decides whether an update that
+	// leaves a deleted object without finalizers removes it; by default
+	// only metadata.finalizers count (namespaces also wait for
+	// spec.finalizers).
+	ShouldDeleteDuringUpdate func(ctx context.Context, key string, obj, existing runtime.Object) bool
 
 	// Virtual marks a resource without storage (SubjectAccessReview):
 	// Extra must return its storage under the key "".

@@ -102,6 +102,7 @@ func NewStore(res *Resource, scheme *runtime.Scheme, optsGetter generic.RESTOpti
 		BeginCreate:               res.BeginCreate,
 		BeginUpdate:               res.BeginUpdate,
 		AfterDelete:               res.AfterDelete,
+		ShouldDeleteDuringUpdate:  res.ShouldDeleteDuringUpdate,
 	}
 	opts := &generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: attrFunc(res)}
 	if err := store.CompleteWithOptions(opts); err != nil {

@@ -87,9 +87,17 @@ func TestFilters(t *testing.T) {
 				return p
 			}, "n1", ""},
 		{"node selector", []*corev1.Node{node("n1", "4", zoneA), node("n2", "4", zoneB)}, nil,
-			func() *corev1.Pod { p := pod("p", "", nil); p.Spec.NodeSelector = map[string]string{"zone": "b"}; return p }, "n2", ""},
+			func() *corev1.Pod {
+				p := pod("p", "", nil)
+				p.Spec.NodeSelector = map[string]string{"zone": "b"}
+				return p
+			}, "n2", ""},
 		{"node selector matches nothing", []*corev1.Node{node("n1", "4", zoneA)}, nil,
-			func() *corev1.Pod { p := pod("p", "", nil); p.Spec.NodeSelector = map[string]string{"zone": "z"}; return p },
+			func() *corev1.Pod {
+				p := pod("p", "", nil)
+				p.Spec.NodeSelector = map[string]string{"zone": "z"}
+				return p
+			},
 			"", "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."},
 		{"unschedulable node", []*corev1.Node{func() *corev1.Node { n := node("n1", "4", zoneA); n.Spec.Unschedulable = true; return n }()}, nil,
 			func() *corev1.Pod { return pod("p", "", nil) }, "", "0/1 nodes are available: 1 node(s) were unschedulable."},

@@ -39,6 +39,13 @@ func coreGroup(deps Deps) Group {
 			Status: true, NoGeneration: true,
 			GarbageCollectionPolicy: rest.OrphanDependents,
 			Storage:                 func(s *registry.Store) rest.Storage { return &namespaceREST{namespaceStorage: s, store: s} },
+			// A terminating namespace goes only once spec.finalizers
+			// (the namespace controller's) are done too, whichever
+			// update (status, finalize, metadata) comes last.
+			ShouldDeleteDuringUpdate: func(ctx context.Context, key string, obj, existing runtime.Object) bool {
+				ns := obj.(*corev1.Namespace)
+				return len(ns.Spec.Finalizers) == 0 && genericregistry.ShouldDeleteDuringUpdate(ctx, key, obj, existing)
+			},
 			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {
 				return map[string]rest.Storage{"finalize": newFinalizeREST(s)}, nil
 			},
