@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/skiffhq/skiff/controllers/deployment"
 	"github.com/skiffhq/skiff/controllers/garbagecollector"
 	"github.com/skiffhq/skiff/controllers/namespace"
 	"github.com/skiffhq/skiff/controllers/nodeipam"
@@ -93,6 +94,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		{"nodeipam", func() error { return nodeipam.Setup(mgr, o.ClusterCIDR, o.NodeCIDRMaskSize) }},
 		{"nodelifecycle", func() error { return nodelifecycle.Setup(mgr, o.NodeMonitorGracePeriod, o.Clock) }},
 		{"replicaset", func() error { return replicaset.Setup(mgr, o.Clock) }},
+		{"deployment", func() error { return deployment.Setup(mgr, o.Clock) }},
 		{"serviceaccount", func() error { return serviceaccount.Setup(mgr) }},
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
 		{"garbagecollector", func() error {

@@ -51,6 +51,8 @@ type Collector struct {
 
 // New returns a collector using cfg.
 func New(cfg *rest.Config) (*Collector, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = rest.NoWarnings{}
 	md, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,10 @@ type reconciler struct {
 
 // Setup registers the controller with the manager.
 func Setup(mgr ctrl.Manager, cfg *rest.Config) error {
+	// Listing every resource touches deprecated ones (v1 Endpoints);
+	// their warnings mean nothing here.
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = rest.NoWarnings{}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err

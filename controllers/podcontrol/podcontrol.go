@@ -51,52 +51,60 @@ func copyMap(m map[string]string) map[string]string {
 	return out
 }
 
-// Claim returns the pods the owner controls after adopting orphans its
-// selector matches (unless it is being deleted) and releasing pods it
-// owns that the selector no longer matches.
-func Claim(ctx context.Context, c client.Client, owner client.Object, gvk schema.GroupVersionKind, selector labels.Selector, pods []corev1.Pod) ([]*corev1.Pod, error) {
-	var claimed []*corev1.Pod
-	for i := range pods {
-		pod := &pods[i]
-		ref := metav1.GetControllerOf(pod)
-		matches := selector.Matches(labels.Set(pod.Labels))
+// Claim returns the objects (pods, ReplicaSets) the owner controls after
+// adopting orphans its selector matches (unless it is being deleted) and
+// releasing those it owns that the selector no longer matches.
+func Claim[T client.Object](ctx context.Context, c client.Client, owner client.Object, gvk schema.GroupVersionKind, selector labels.Selector, objs []T) ([]T, error) {
+	var claimed []T
+	for _, obj := range objs {
+		ref := metav1.GetControllerOf(obj)
+		matches := selector.Matches(labels.Set(obj.GetLabels()))
 		switch {
 		case ref != nil && ref.UID == owner.GetUID():
 			if matches || owner.GetDeletionTimestamp() != nil {
-				claimed = append(claimed, pod)
+				claimed = append(claimed, obj)
 				continue
 			}
-			if err := release(ctx, c, owner, pod); err != nil {
+			if err := release(ctx, c, owner, obj); err != nil {
 				return nil, err
 			}
-		case ref == nil && matches && owner.GetDeletionTimestamp() == nil && pod.DeletionTimestamp == nil:
-			if err := adopt(ctx, c, owner, gvk, pod); err != nil {
+		case ref == nil && matches && owner.GetDeletionTimestamp() == nil && obj.GetDeletionTimestamp() == nil:
+			if err := adopt(ctx, c, owner, gvk, obj); err != nil {
 				if apierrors.IsNotFound(err) {
 					continue
 				}
 				return nil, err
 			}
-			claimed = append(claimed, pod)
+			claimed = append(claimed, obj)
 		}
 	}
 	return claimed, nil
 }
 
-func adopt(ctx context.Context, c client.Client, owner client.Object, gvk schema.GroupVersionKind, pod *corev1.Pod) error {
+// Pointers returns pointers to a list's items, for Claim.
+func Pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}
+
+func adopt(ctx context.Context, c client.Client, owner client.Object, gvk schema.GroupVersionKind, obj client.Object) error {
 	ref := ControllerRef(owner, gvk)
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{ref}, "uid": pod.UID}})
-	if err := c.Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, patch)); err != nil {
-		return fmt.Errorf("adopting pod %s: %w", pod.Name, err)
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{ref}, "uid": obj.GetUID()}})
+	if err := c.Patch(ctx, obj, client.RawPatch(types.StrategicMergePatchType, patch)); err != nil {
+		return fmt.Errorf("adopting %s: %w", obj.GetName(), err)
 	}
 	return nil
 }
 
-func release(ctx context.Context, c client.Client, owner client.Object, pod *corev1.Pod) error {
+func release(ctx context.Context, c client.Client, owner client.Object, obj client.Object) error {
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
-		"ownerReferences": []map[string]any{{"$patch": "delete", "uid": owner.GetUID()}}, "uid": pod.UID}})
-	err := c.Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, patch))
+		"ownerReferences": []map[string]any{{"$patch": "delete", "uid": owner.GetUID()}}, "uid": obj.GetUID()}})
+	err := c.Patch(ctx, obj, client.RawPatch(types.StrategicMergePatchType, patch))
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-		return fmt.Errorf("releasing pod %s: %w", pod.Name, err)
+		return fmt.Errorf("releasing %s: %w", obj.GetName(), err)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.client.List(ctx, &all, client.InNamespace(rs.Namespace)); err != nil {
 		return ctrl.Result{}, err
 	}
-	pods, err := podcontrol.Claim(ctx, r.client, rs, gvk, selector, all.Items)
+	pods, err := podcontrol.Claim(ctx, r.client, rs, gvk, selector, podcontrol.Pointers(all.Items))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
