@@ -19,6 +19,7 @@ import (
 
 	"github.com/skiffhq/skiff/controllers/deployment"
 	"github.com/skiffhq/skiff/controllers/garbagecollector"
+	"github.com/skiffhq/skiff/controllers/job"
 	"github.com/skiffhq/skiff/controllers/namespace"
 	"github.com/skiffhq/skiff/controllers/nodeipam"
 	"github.com/skiffhq/skiff/controllers/nodelifecycle"
@@ -95,6 +96,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		{"nodelifecycle", func() error { return nodelifecycle.Setup(mgr, o.NodeMonitorGracePeriod, o.Clock) }},
 		{"replicaset", func() error { return replicaset.Setup(mgr, o.Clock) }},
 		{"deployment", func() error { return deployment.Setup(mgr, o.Clock) }},
+		{"job", func() error { return job.Setup(mgr, o.Clock) }},
 		{"serviceaccount", func() error { return serviceaccount.Setup(mgr) }},
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
 		{"garbagecollector", func() error {
