@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/skiffhq/skiff/controllers/cronjob"
 	"github.com/skiffhq/skiff/controllers/deployment"
 	"github.com/skiffhq/skiff/controllers/garbagecollector"
 	"github.com/skiffhq/skiff/controllers/job"
@@ -39,6 +42,33 @@ type Options struct {
 	NodeMonitorGracePeriod time.Duration
 	// Clock drives every time-dependent loop; tests inject a fake one.
 	Clock clock.WithTicker
+	// Controllers selects the control loops to run, as
+	// kube-controller-manager's --controllers: "*" is all of them, a name
+	// adds one, "-name" leaves one out. Empty means all.
+	Controllers []string
+}
+
+// Names lists the control loops New can run.
+var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "job", "cronjob",
+	"serviceaccount", "namespace", "garbagecollector"}
+
+// enabled applies the Controllers selection to one name.
+func (o *Options) enabled(name string) bool {
+	if len(o.Controllers) == 0 {
+		return true
+	}
+	on := false
+	for _, c := range o.Controllers {
+		switch c {
+		case "*":
+			on = true
+		case name:
+			on = true
+		case "-" + name:
+			return false
+		}
+	}
+	return on
 }
 
 // Defaults fills unset options.
@@ -61,6 +91,11 @@ func (o *Options) Defaults() {
 // Start.
 func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	o.Defaults()
+	for _, c := range o.Controllers {
+		if name := strings.TrimPrefix(c, "-"); c != "*" && !slices.Contains(Names, name) {
+			return nil, fmt.Errorf("unknown controller %q; known: %s", c, strings.Join(Names, ", "))
+		}
+	}
 	cfg = rest.CopyConfig(cfg)
 	// In-process clients are not throttled: the API server is ours.
 	cfg.QPS, cfg.Burst = -1, 0
@@ -97,6 +132,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		{"replicaset", func() error { return replicaset.Setup(mgr, o.Clock) }},
 		{"deployment", func() error { return deployment.Setup(mgr, o.Clock) }},
 		{"job", func() error { return job.Setup(mgr, o.Clock) }},
+		{"cronjob", func() error { return cronjob.Setup(mgr, o.Clock) }},
 		{"serviceaccount", func() error { return serviceaccount.Setup(mgr) }},
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
 		{"garbagecollector", func() error {
@@ -108,6 +144,9 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		}},
 	}
 	for _, s := range setups {
+		if !o.enabled(s.name) {
+			continue
+		}
 		if err := s.setup(); err != nil {
 			return nil, fmt.Errorf("setting up the %s controller: %w", s.name, err)
 		}
