@@ -1,0 +1,118 @@
+package controllers
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func jobOf(ns, name string, completions, parallelism int32, exitAfter, exitCode string) *batchv1.Job {
+	ann := map[string]string{"sim.skiff.dev/exit-after": exitAfter}
+	if exitCode != "" {
+		ann["sim.skiff.dev/exit-code"] = exitCode
+	}
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: batchv1.JobSpec{Completions: &completions, Parallelism: &parallelism,
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Annotations: ann},
+				Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, NodeSelector: map[string]string{"pool": "job"},
+					Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
+	}
+}
+
+func jobCondition(ns, name string, t batchv1.JobConditionType) func(Gomega) *batchv1.Job {
+	return func(g Gomega) *batchv1.Job {
+		got := &batchv1.Job{}
+		g.Expect(k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: name}, got)).To(Succeed())
+		g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Type", t), HaveField("Status", corev1.ConditionTrue))))
+		return got
+	}
+}
+
+var _ = Describe("Jobs", Ordered, func() {
+	var ns string
+	BeforeAll(func() {
+		startNode("job-a", "8", map[string]string{"pool": "job"})
+		ns = newNamespace()
+	})
+
+	It("runs completions with bounded parallelism and counts each pod once", func() {
+		Expect(k8sClient.Create(suiteCtx, jobOf(ns, "five", 5, 2, "200ms", ""))).To(Succeed())
+		var peak int32
+		Eventually(func(g Gomega) {
+			got := &batchv1.Job{}
+			g.Expect(k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "five"}, got)).To(Succeed())
+			peak = max(peak, got.Status.Active)
+			jobCondition(ns, "five", batchv1.JobComplete)(g)
+		}).Should(Succeed())
+		got := jobCondition(ns, "five", batchv1.JobComplete)(Default)
+		Expect(got.Status.Succeeded).To(BeEquivalentTo(5))
+		Expect(got.Status.Failed).To(BeEquivalentTo(0))
+		Expect(got.Status.CompletionTime).NotTo(BeNil())
+		Expect(peak).To(BeNumerically("<=", 2))
+		Expect(got.Status.Conditions).To(ContainElement(HaveField("Type", batchv1.JobSuccessCriteriaMet)))
+		for _, p := range podsOf(ns, map[string]string{batchv1.JobNameLabel: "five"}) {
+			Expect(p.Finalizers).NotTo(ContainElement(batchv1.JobTrackingFinalizer))
+		}
+		Expect(podsOf(ns, map[string]string{batchv1.JobNameLabel: "five"})).To(HaveLen(5))
+	})
+
+	It("runs each index of an Indexed Job once, with its index", func() {
+		j := jobOf(ns, "idx", 3, 3, "100ms", "")
+		j.Spec.CompletionMode = new(batchv1.IndexedCompletion)
+		Expect(k8sClient.Create(suiteCtx, j)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := jobCondition(ns, "idx", batchv1.JobComplete)(g)
+			g.Expect(got.Status.CompletedIndexes).To(Equal("0-2"))
+		}).Should(Succeed())
+		hosts := map[string]bool{}
+		for _, p := range podsOf(ns, map[string]string{batchv1.JobNameLabel: "idx"}) {
+			Expect(p.Labels).To(HaveKey(batchv1.JobCompletionIndexAnnotation))
+			Expect(p.Spec.Containers[0].Env).To(ContainElement(HaveField("Name", "JOB_COMPLETION_INDEX")))
+			hosts[p.Spec.Hostname] = true
+		}
+		Expect(hosts).To(Equal(map[string]bool{"idx-0": true, "idx-1": true, "idx-2": true}))
+	})
+
+	It("fails when the backoff limit is reached, and when a pod failure policy says so", func() {
+		j := jobOf(ns, "bad", 1, 1, "100ms", "3")
+		j.Spec.BackoffLimit = new(int32(0))
+		Expect(k8sClient.Create(suiteCtx, j)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := jobCondition(ns, "bad", batchv1.JobFailed)(g)
+			g.Expect(got.Status.Failed).To(BeEquivalentTo(1))
+			g.Expect(got.Status.Conditions).To(ContainElement(HaveField("Reason", batchv1.JobReasonBackoffLimitExceeded)))
+		}).Should(Succeed())
+
+		p := jobOf(ns, "policy", 1, 1, "100ms", "42")
+		p.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+			Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+				Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}}}}}
+		Expect(k8sClient.Create(suiteCtx, p)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := jobCondition(ns, "policy", batchv1.JobFailed)(g)
+			g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Reason", batchv1.JobReasonPodFailurePolicy),
+				HaveField("Message", MatchRegexp(`^Container c for pod .* failed with exit code 42 matching FailJob rule at index 0$`)))))
+		}).Should(Succeed())
+	})
+
+	It("runs nothing while suspended, and resumes", func() {
+		j := jobOf(ns, "later", 1, 1, "100ms", "")
+		j.Spec.Suspend = new(true)
+		Expect(k8sClient.Create(suiteCtx, j)).To(Succeed())
+		Eventually(jobCondition(ns, "later", batchv1.JobSuspended)).Should(Not(BeNil()))
+		Expect(podsOf(ns, map[string]string{batchv1.JobNameLabel: "later"})).To(BeEmpty())
+		Eventually(func() error {
+			got := &batchv1.Job{}
+			if err := k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(j), got); err != nil {
+				return err
+			}
+			got.Spec.Suspend = new(false)
+			return k8sClient.Update(suiteCtx, got)
+		}).Should(Succeed())
+		Eventually(jobCondition(ns, "later", batchv1.JobComplete)).Should(Not(BeNil()))
+	})
+})
