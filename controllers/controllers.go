@@ -21,6 +21,7 @@ import (
 
 	"github.com/skiffhq/skiff/controllers/cronjob"
 	"github.com/skiffhq/skiff/controllers/deployment"
+	"github.com/skiffhq/skiff/controllers/endpoints"
 	"github.com/skiffhq/skiff/controllers/garbagecollector"
 	"github.com/skiffhq/skiff/controllers/job"
 	"github.com/skiffhq/skiff/controllers/namespace"
@@ -49,7 +50,7 @@ type Options struct {
 }
 
 // Names lists the control loops New can run.
-var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "job", "cronjob",
+var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "job", "cronjob", "endpoints",
 	"serviceaccount", "namespace", "garbagecollector"}
 
 // enabled applies the Controllers selection to one name.
@@ -133,6 +134,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		{"deployment", func() error { return deployment.Setup(mgr, o.Clock) }},
 		{"job", func() error { return job.Setup(mgr, o.Clock) }},
 		{"cronjob", func() error { return cronjob.Setup(mgr, o.Clock) }},
+		{"endpoints", func() error { return endpoints.Setup(mgr, cfg, o.Clock) }},
 		{"serviceaccount", func() error { return serviceaccount.Setup(mgr) }},
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
 		{"garbagecollector", func() error {
