@@ -69,9 +69,11 @@ func Setup(mgr ctrl.Manager, cfg *rest.Config, clk clock.PassiveClock) error {
 		For(&corev1.Service{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.servicesForPod)).
 		Watches(&discoveryv1.EndpointSlice{}, &sliceHandler{tracker: tracker}).
-		Watches(&corev1.Endpoints{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}}
-		})).
+		// Endpoints deleted behind our back are written again; others'
+		// Endpoints (of Services without selectors) are theirs.
+		Watches(&corev1.Endpoints{}, handler.Funcs{DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()}})
+		}}).
 		Complete(r)
 }
 
