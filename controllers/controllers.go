@@ -20,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/skiffhq/skiff/controllers/cronjob"
+	"github.com/skiffhq/skiff/controllers/daemonset"
 	"github.com/skiffhq/skiff/controllers/deployment"
 	"github.com/skiffhq/skiff/controllers/endpoints"
 	"github.com/skiffhq/skiff/controllers/garbagecollector"
@@ -30,6 +31,7 @@ import (
 	"github.com/skiffhq/skiff/controllers/replicaset"
 	"github.com/skiffhq/skiff/controllers/scheduler"
 	"github.com/skiffhq/skiff/controllers/serviceaccount"
+	"github.com/skiffhq/skiff/controllers/statefulset"
 )
 
 // Options configure the control loops.
@@ -50,7 +52,7 @@ type Options struct {
 }
 
 // Names lists the control loops New can run.
-var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "job", "cronjob", "endpoints",
+var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "daemonset", "statefulset", "job", "cronjob", "endpoints",
 	"serviceaccount", "namespace", "garbagecollector"}
 
 // enabled applies the Controllers selection to one name.
@@ -132,6 +134,8 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		{"nodelifecycle", func() error { return nodelifecycle.Setup(mgr, o.NodeMonitorGracePeriod, o.Clock) }},
 		{"replicaset", func() error { return replicaset.Setup(mgr, o.Clock) }},
 		{"deployment", func() error { return deployment.Setup(mgr, o.Clock) }},
+		{"daemonset", func() error { return daemonset.Setup(mgr, o.Clock) }},
+		{"statefulset", func() error { return statefulset.Setup(mgr, o.Clock) }},
 		{"job", func() error { return job.Setup(mgr, o.Clock) }},
 		{"cronjob", func() error { return cronjob.Setup(mgr, o.Clock) }},
 		{"endpoints", func() error { return endpoints.Setup(mgr, cfg, o.Clock) }},
