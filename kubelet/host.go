@@ -37,6 +37,22 @@ type NodeConfig struct {
 	Addresses []corev1.NodeAddress
 	// NodeInfo fills status.nodeInfo; versions are added by the Host.
 	NodeInfo corev1.NodeSystemInfo
+	// Simulated nodes may be "powered off" for tests and demos: annotated
+	// sim.skiff.dev/heartbeat=stopped, the node renews no Lease, posts no
+	// status and touches no pod, as a crashed machine would.
+	Simulated bool
+}
+
+// StoppedAnnotation stops a simulated node's agent (see NodeConfig).
+const StoppedAnnotation = "sim.skiff.dev/heartbeat"
+
+// stopped says whether a simulated node was told to play dead.
+func (h *Host) stopped(n *node) bool {
+	if !n.cfg.Simulated || h.nodeL == nil {
+		return false
+	}
+	obj, err := h.nodeL.Get(n.cfg.Name)
+	return err == nil && obj.Annotations[StoppedAnnotation] == "stopped"
 }
 
 // Config configures a Host.
@@ -153,7 +169,7 @@ func (h *Host) Run(ctx context.Context) error {
 	if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(old, obj any) {
 			o, n := old.(*corev1.Node), obj.(*corev1.Node)
-			if o.Spec.PodCIDR != n.Spec.PodCIDR {
+			if o.Spec.PodCIDR != n.Spec.PodCIDR || o.Annotations[StoppedAnnotation] != n.Annotations[StoppedAnnotation] {
 				h.enqueueNodePods(n.Name)
 			}
 		},
@@ -263,7 +279,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return 0, err
 	}
 	n, ours := h.nodes[pod.Spec.NodeName]
-	if !ours {
+	if !ours || h.stopped(n) {
 		return 0, nil
 	}
 	if err := h.rememberUID(ctx, key, pod); err != nil {

@@ -50,7 +50,7 @@ func TestPlanPod(t *testing.T) {
 		{"all init done starts app containers", testPod(corev1.RestartPolicyAlways, "i1"), map[string]ContainerState{"i1": exited(0, 0, t0)}, "app,side", 0},
 		{"failed init never restarts under Never", testPod(corev1.RestartPolicyNever, "i1"), map[string]ContainerState{"i1": exited(1, 0, t0)}, "", 0},
 		{"failed init restarts after back-off", testPod(corev1.RestartPolicyOnFailure, "i1"), map[string]ContainerState{"i1": exited(1, 0, t0)}, "i1", 0},
-		{"back-off still running", testPod(corev1.RestartPolicyAlways), map[string]ContainerState{"app": exited(0, 2, now.Add(-5 * time.Second)), "side": running(0)}, "", 35 * time.Second},
+		{"back-off still running", testPod(corev1.RestartPolicyAlways), map[string]ContainerState{"app": exited(0, 2, now.Add(-5*time.Second)), "side": running(0)}, "", 35 * time.Second},
 		{"OnFailure leaves a success alone", testPod(corev1.RestartPolicyOnFailure), map[string]ContainerState{"app": exited(0, 0, t0), "side": running(0)}, "", 0},
 		{"Never leaves a failure alone", testPod(corev1.RestartPolicyNever), map[string]ContainerState{"app": exited(2, 0, t0), "side": running(0)}, "", 0},
 	}

@@ -220,6 +220,9 @@ func (h *Host) heartbeat(ctx context.Context) {
 		case <-ticker.C():
 		}
 		for _, n := range h.nodes {
+			if h.stopped(n) {
+				continue
+			}
 			if err := h.renewLease(ctx, n); err != nil && ctx.Err() == nil {
 				logger.Error(err, "renewing node lease", "node", n.cfg.Name)
 			}

@@ -83,10 +83,11 @@ func (o *Options) simHost(cfg *rest.Config) (*kubelet.Host, error) {
 		name := fmt.Sprintf("sim-%d", i)
 		ip := net.IPv4(172, 30, byte((i+1)>>8), byte((i+1)&0xff)).String()
 		nodes = append(nodes, kubelet.NodeConfig{
-			Name:     name,
-			Runtime:  sim.New(clk),
-			Capacity: capacity.DeepCopy(),
-			Labels:   map[string]string{"node.kubernetes.io/instance-type": "sim", "skiff.dev/simulated": "true"},
+			Name:      name,
+			Simulated: true,
+			Runtime:   sim.New(clk),
+			Capacity:  capacity.DeepCopy(),
+			Labels:    map[string]string{"node.kubernetes.io/instance-type": "sim", "skiff.dev/simulated": "true"},
 			Addresses: []corev1.NodeAddress{
 				{Type: corev1.NodeInternalIP, Address: ip},
 				{Type: corev1.NodeHostName, Address: name},

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -254,6 +255,15 @@ func (s *Server) Client(t testing.TB) kubernetes.Interface {
 func (s *Server) Kubectl(args ...string) (string, error) {
 	pre := []string{"--kubeconfig", s.Kubeconfig, "--cache-dir", filepath.Join(s.DataDir, "kubectl-cache")}
 	cmd := exec.Command("kubectl", append(pre, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// KubectlStdin runs kubectl with stdin, e.g. for `apply -f -`.
+func (s *Server) KubectlStdin(stdin string, args ...string) (string, error) {
+	pre := []string{"--kubeconfig", s.Kubeconfig, "--cache-dir", filepath.Join(s.DataDir, "kubectl-cache")}
+	cmd := exec.Command("kubectl", append(pre, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
