@@ -20,16 +20,31 @@ import (
 
 // runControlLoops runs the controllers and scheduler, and the simulated
 // nodes if any, against the server's own API until ctx ends.
-func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config) error {
+// settled is called once the controllers' caches are filled, to return
+// what filling them left behind.
+func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, settled func()) error {
 	_, clusterCIDR, _ := net.ParseCIDR(o.ClusterCIDR)
 	g, ctx := errgroup.WithContext(ctx)
+	mgr, err := controllers.New(cfg, controllers.Options{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod})
+	if err != nil {
+		return fmt.Errorf("controllers: %w", err)
+	}
 	g.Go(func() error {
-		err := controllers.Run(ctx, cfg, controllers.Options{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod})
-		if err != nil {
+		if err := mgr.Start(ctx); err != nil {
 			return fmt.Errorf("controllers: %w", err)
 		}
 		return nil
 	})
+	go func() {
+		if mgr.GetCache().WaitForCacheSync(ctx) && settled != nil {
+			// Let the first reconciles and discovery-driven watches run.
+			select {
+			case <-ctx.Done():
+			case <-time.After(3 * time.Second):
+				settled()
+			}
+		}
+	}()
 	if o.SimNodes > 0 {
 		host, err := o.simHost(cfg)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/skiffhq/skiff/apiserver"
 	"github.com/skiffhq/skiff/apiserver/certs"
 	"github.com/skiffhq/skiff/apiserver/etcd"
+	"github.com/skiffhq/skiff/server/pageout"
 )
 
 // Options are the flags of `skiff server`.
@@ -188,7 +189,16 @@ func (o *Options) Run(ctx context.Context) error {
 		if err := waitReady(ctx, kubeconfig); err != nil {
 			return
 		}
-		if err := o.runControlLoops(ctx, srv.LoopbackClientConfig()); err != nil && ctx.Err() == nil {
+		settled := func() {
+			debug.FreeOSMemory()
+			if _, err := etcdServer.ReleaseBackendPages(); err != nil {
+				logger.V(2).Info("could not release etcd backend pages", "err", err)
+			}
+			if _, err := pageout.Executable(); err != nil {
+				logger.V(2).Info("could not release start-up code pages", "err", err)
+			}
+		}
+		if err := o.runControlLoops(ctx, srv.LoopbackClientConfig(), settled); err != nil && ctx.Err() == nil {
 			errCh <- err
 		}
 	}()

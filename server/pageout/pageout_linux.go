@@ -1,26 +1,38 @@
-package etcd
+package pageout
 
 import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// ReleaseBackendPages asks the kernel to reclaim the pages of the
-// backend's memory map. etcd maps its bbolt file with MAP_POPULATE so
-// that a restart reads the whole file in at once; after start-up those
-// pages are counted in the process's RSS although most are never touched
-// again. MADV_PAGEOUT drops them from this process (the file keeps the
-// data; a later read faults the page back in). MADV_PAGEOUT never
-// discards anonymous memory, so a mapping that changed between reading
-// /proc/self/maps and the call loses nothing. It returns the bytes
-// advised; kernels before 5.4 answer EINVAL, which is reported.
-func (s *Server) ReleaseBackendPages() (int64, error) {
-	return releaseFilePages(s.BackendPath())
+// File asks the kernel to reclaim this process's pages of the file mapped
+// from path (MADV_PAGEOUT): clean file pages that start-up touched are
+// dropped from the resident set, and a later access faults the page back
+// in from the file. MADV_PAGEOUT never discards anonymous memory, so a
+// mapping that changed between reading /proc/self/maps and the call loses
+// nothing. It returns the bytes advised; kernels before 5.4 answer
+// EINVAL, which is reported.
+func File(path string) (int64, error) {
+	return releaseFilePages(path)
+}
+
+// Executable does the same for the running binary's own mapping: code and
+// tables used only at start-up (OpenAPI building, scheme registration).
+func Executable() (int64, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return 0, err
+	}
+	return releaseFilePages(exe)
 }
 
 func releaseFilePages(path string) (int64, error) {
