@@ -69,12 +69,24 @@ func (r *Runtime) StartSandbox(_ context.Context, p *corev1.Pod, podCIDR string)
 		r.pods[p.UID] = &pod{containers: map[string]*kubelet.ContainerState{}}
 		return nil, nil
 	}
-	ip, err := r.allocate(podCIDR)
-	if err != nil {
-		return nil, err
+	// A pod that ran before (the agent restarted) keeps its address.
+	ip := p.Status.PodIP
+	if !r.inCIDR(ip, podCIDR) || r.usedIP[ip] {
+		var err error
+		if ip, err = r.allocate(podCIDR); err != nil {
+			return nil, err
+		}
+	} else {
+		r.usedIP[ip] = true
 	}
 	r.pods[p.UID] = &pod{ips: []string{ip}, containers: map[string]*kubelet.ContainerState{}}
 	return []string{ip}, nil
+}
+
+func (r *Runtime) inCIDR(ip, podCIDR string) bool {
+	_, cidr, err := net.ParseCIDR(podCIDR)
+	addr := net.ParseIP(ip)
+	return err == nil && addr != nil && cidr.Contains(addr) && !addr.Equal(cidr.IP)
 }
 
 func (r *Runtime) allocate(podCIDR string) (string, error) {
@@ -130,17 +142,24 @@ func (r *Runtime) StartContainer(_ context.Context, p *corev1.Pod, c *corev1.Con
 	case after >= 0:
 		uid := p.UID
 		sp.timers = append(sp.timers, r.clock.AfterFunc(after, func() {
-			r.mu.Lock()
-			if cur, ok := r.pods[uid]; !ok || cur.containers[c.Name] != st || st.Exited {
-				r.mu.Unlock()
-				return
-			}
-			exit(st, code, r.clock.Now())
-			r.mu.Unlock()
-			r.events <- uid
+			// Not inline: a fake clock runs this with its own lock held.
+			go r.exitNow(uid, c.Name, st, code)
 		}))
 	}
 	return nil
+}
+
+// exitNow ends a container's simulated process, unless it was replaced
+// or stopped meanwhile, and reports the change.
+func (r *Runtime) exitNow(uid types.UID, name string, st *kubelet.ContainerState, code int32) {
+	r.mu.Lock()
+	if cur, ok := r.pods[uid]; !ok || cur.containers[name] != st || st.Exited {
+		r.mu.Unlock()
+		return
+	}
+	exit(st, code, r.clock.Now())
+	r.mu.Unlock()
+	r.events <- uid
 }
 
 func exit(st *kubelet.ContainerState, code int32, at time.Time) {
