@@ -81,6 +81,36 @@ func Claim[T client.Object](ctx context.Context, c client.Client, owner client.O
 	return claimed, nil
 }
 
+// ControllerUIDField indexes pods by the UID of their controller in the
+// manager's cache (IndexPodsByController).
+const ControllerUIDField = "metadata.ownerReferences.controller.uid"
+
+// IndexPodsByController adds the ControllerUIDField index; call it once
+// per manager.
+func IndexPodsByController(ctx context.Context, indexer client.FieldIndexer) error {
+	return indexer.IndexField(ctx, &corev1.Pod{}, ControllerUIDField, func(o client.Object) []string {
+		if ref := metav1.GetControllerOf(o); ref != nil {
+			return []string{string(ref.UID)}
+		}
+		return nil
+	})
+}
+
+// Union returns pointers to the pods of both lists, each pod once.
+func Union(a, b []corev1.Pod) []*corev1.Pod {
+	seen := map[types.UID]bool{}
+	out := make([]*corev1.Pod, 0, len(a))
+	for _, list := range [][]corev1.Pod{a, b} {
+		for i := range list {
+			if !seen[list[i].UID] {
+				seen[list[i].UID] = true
+				out = append(out, &list[i])
+			}
+		}
+	}
+	return out
+}
+
 // Pointers returns pointers to a list's items, for Claim.
 func Pointers[T any](items []T) []*T {
 	out := make([]*T, len(items))
@@ -90,7 +120,9 @@ func Pointers[T any](items []T) []*T {
 	return out
 }
 
+// adopt and release patch a copy: the object may be the cache's own.
 func adopt(ctx context.Context, c client.Client, owner client.Object, gvk schema.GroupVersionKind, obj client.Object) error {
+	obj = obj.DeepCopyObject().(client.Object)
 	ref := ControllerRef(owner, gvk)
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{ref}, "uid": obj.GetUID()}})
 	if err := c.Patch(ctx, obj, client.RawPatch(types.StrategicMergePatchType, patch)); err != nil {
@@ -100,6 +132,7 @@ func adopt(ctx context.Context, c client.Client, owner client.Object, gvk schema
 }
 
 func release(ctx context.Context, c client.Client, owner client.Object, obj client.Object) error {
+	obj = obj.DeepCopyObject().(client.Object)
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 		"ownerReferences": []map[string]any{{"$patch": "delete", "uid": owner.GetUID()}}, "uid": obj.GetUID()}})
 	err := c.Patch(ctx, obj, client.RawPatch(types.StrategicMergePatchType, patch))

@@ -64,11 +64,17 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// Read the expectations before the cache, so that what the cache
 	// shows is at least as new as what they promise.
 	satisfied := r.exp.Satisfied(key)
-	var all corev1.PodList
-	if err := r.client.List(ctx, &all, client.InNamespace(rs.Namespace)); err != nil {
+	// Pods the selector matches (to claim) and pods it owns (to release,
+	// should they no longer match), read from the cache without copies:
+	// nothing below modifies them.
+	var matching, owned corev1.PodList
+	if err := r.client.List(ctx, &matching, client.InNamespace(rs.Namespace), client.MatchingLabelsSelector{Selector: selector}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
-	pods, err := podcontrol.Claim(ctx, r.client, rs, gvk, selector, podcontrol.Pointers(all.Items))
+	if err := r.client.List(ctx, &owned, client.InNamespace(rs.Namespace), client.MatchingFields{podcontrol.ControllerUIDField: string(rs.UID)}, client.UnsafeDisableDeepCopy); err != nil {
+		return ctrl.Result{}, err
+	}
+	pods, err := podcontrol.Claim(ctx, r.client, rs, gvk, selector, podcontrol.Union(matching.Items, owned.Items))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
