@@ -100,6 +100,11 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.syncTaints(ctx, node, now); err != nil {
 		return ctrl.Result{}, err
 	}
+	if c := readyCondition(node); c != nil && c.Status != corev1.ConditionTrue {
+		if err := r.markPodsNotReady(ctx, node, now); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	after, err := r.evict(ctx, node, now)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -264,6 +269,34 @@ func (r *reconciler) evict(ctx context.Context, node *corev1.Node, now time.Time
 		}
 	}
 	return next, nil
+}
+
+// markPodsNotReady turns the Ready condition of the pods on a node that
+// is not Ready to False, as upstream does, so that Services stop sending
+// them traffic and workloads count them unavailable. The node's agent
+// sets it again once it reports.
+func (r *reconciler) markPodsNotReady(ctx context.Context, node *corev1.Node, now time.Time) error {
+	var pods corev1.PodList
+	if err := r.client.List(ctx, &pods, client.MatchingFields{NodeNameField: node.Name}); err != nil {
+		return err
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, c := range pod.Status.Conditions {
+			if c.Type != corev1.PodReady || c.Status != corev1.ConditionTrue {
+				continue
+			}
+			cond := map[string]any{"type": corev1.PodReady, "status": corev1.ConditionFalse, "lastTransitionTime": metav1.NewTime(now)}
+			patch, _ := json.Marshal(map[string]any{"status": map[string]any{"conditions": []any{cond}}})
+			if err := r.client.Status().Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("marking pod %s not ready: %w", pod.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // evictionTime: when the pod must go because of the taints (the earliest

@@ -146,6 +146,19 @@ spec:
 		t.Fatalf("namespace still there: %s", out)
 	}
 
+	// A SIGKILL mid-rollout: after the restart the rollout resumes and
+	// ends with exactly the wanted pods, none lost or doubled.
+	k("set", "image", "deployment/web", "web=web:3")
+	srv.KillAndRestart(t)
+	k("rollout", "status", "deployment/web", "--timeout=60s")
+	eventually(t, 30*time.Second, func() error {
+		out := jsonpath("get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.spec.containers[0].image}/{.status.phase} {end}`)
+		if f := strings.Fields(out); len(f) != 4 || strings.Count(out, "web:3/Running") != 4 {
+			return fmt.Errorf("web pods after the restart: %s", out)
+		}
+		return nil
+	})
+
 	// A node goes silent: its pods are evicted and rescheduled elsewhere.
 	apply(`apiVersion: apps/v1
 kind: Deployment

@@ -54,6 +54,8 @@ var _ = Describe("a node that stops heartbeating", Ordered, func() {
 			if p.Spec.NodeName == "life-a" {
 				Expect(p.DeletionTimestamp).NotTo(BeNil())
 				Expect(p.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.DisruptionTarget), HaveField("Reason", "DeletionByTaintManager"))))
+				Expect(p.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.PodReady), HaveField("Status", corev1.ConditionFalse))),
+					"pods of a node that stopped reporting are marked not ready")
 				terminating++
 			}
 		}
