@@ -340,11 +340,17 @@ func (s *Scheduler) setUnschedulable(ctx context.Context, pod *corev1.Pod, msg s
 		"type": corev1.PodScheduled, "status": corev1.ConditionFalse, "reason": corev1.PodReasonUnschedulable,
 		"message": msg, "lastProbeTime": nil, "lastTransitionTime": metav1.NewTime(s.clock.Now()),
 	}
-	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []any{cond}}})
+	// Guarded by the resourceVersion the decision was made on: a pod bound
+	// meanwhile (by another scheduler, or by hand) keeps PodScheduled=True.
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": pod.ResourceVersion},
+		"status": map[string]any{"conditions": []any{cond}}})
 	if err != nil {
 		return err
 	}
 	_, err = s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	if apierrors.IsConflict(err) {
+		return nil // it changed; it is queued again if still pending
+	}
 	return err
 }
 
