@@ -302,8 +302,12 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 			return 0, err
 		}
 		in.terminating = true
-		if err := h.updateStatus(ctx, pod, podStatus(pod, in)); err != nil && !apierrors.IsNotFound(err) {
-			return 0, err
+		// A pod that finished keeps the status it finished with.
+		finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+		if !finished {
+			if err := h.updateStatus(ctx, pod, podStatus(pod, in)); err != nil && !apierrors.IsNotFound(err) {
+				return 0, err
+			}
 		}
 		if err := rt.RemovePod(ctx, pod.UID); err != nil {
 			return 0, fmt.Errorf("removing pod: %w", err)

@@ -132,12 +132,15 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var requeue time.Duration
 	if cj.DeletionTimestamp == nil && (cj.Spec.Suspend == nil || !*cj.Spec.Suspend) {
 		var err error
-		if requeue, err = r.schedule(ctx, cj, st, now); err != nil {
+		if requeue, err = r.schedule(ctx, cj, st, jobs, now); err != nil {
 			_ = r.writeStatus(ctx, cj, st)
 			return ctrl.Result{}, err
 		}
 	}
-	return ctrl.Result{RequeueAfter: requeue}, r.writeStatus(ctx, cj, st)
+	if err := r.writeStatus(ctx, cj, st); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
 // trackActive keeps status.active to the unfinished Jobs the CronJob
@@ -182,7 +185,7 @@ func jobRef(j *batchv1.Job) corev1.ObjectReference {
 
 // schedule starts the Job of the most recent missed time, if any, and
 // returns how long until the next one.
-func (r *reconciler) schedule(ctx context.Context, cj *batchv1.CronJob, st *batchv1.CronJobStatus, now time.Time) (time.Duration, error) {
+func (r *reconciler) schedule(ctx context.Context, cj *batchv1.CronJob, st *batchv1.CronJobStatus, jobs []*batchv1.Job, now time.Time) (time.Duration, error) {
 	sched, loc, err := Schedule(cj)
 	if err != nil {
 		r.recorder.Eventf(cj, nil, corev1.EventTypeWarning, "UnparseableSchedule", "Schedule", "%v", err)
@@ -201,6 +204,15 @@ func (r *reconciler) schedule(ctx context.Context, cj *batchv1.CronJob, st *batc
 	next := sched.Next(now.In(loc)).Sub(now) + 100*time.Millisecond
 	if due.IsZero() {
 		return next, nil
+	}
+	// The Job of this time exists already (the status write that should
+	// have recorded it was lost): the time is processed.
+	name := fmt.Sprintf("%s-%d", cj.Name, due.Unix()/60)
+	for _, j := range jobs {
+		if j.Name == name {
+			st.LastScheduleTime = &metav1.Time{Time: due}
+			return next, nil
+		}
 	}
 	if missed > tooManyMissed {
 		r.recorder.Eventf(cj, nil, corev1.EventTypeWarning, "TooManyMissedTimes", "Schedule",
@@ -230,7 +242,7 @@ func (r *reconciler) schedule(ctx context.Context, cj *batchv1.CronJob, st *batc
 	}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: fmt.Sprintf("%s-%d", cj.Name, due.Unix()/60), Namespace: cj.Namespace,
+			Name: name, Namespace: cj.Namespace,
 			Labels:          copyMap(cj.Spec.JobTemplate.Labels),
 			Annotations:     copyMap(cj.Spec.JobTemplate.Annotations),
 			OwnerReferences: []metav1.OwnerReference{podcontrol.ControllerRef(cj, gvk)},

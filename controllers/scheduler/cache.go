@@ -151,10 +151,28 @@ type cache struct {
 	nodes   map[string]*nodeInfo
 	placed  map[types.UID]string // pod → node
 	assumed map[types.UID]bool
+	// antiPods are the placed pods with required anti-affinity, which
+	// every scheduling decision must respect.
+	antiPods map[types.UID]*podInfo
 }
 
 func newCache() *cache {
-	return &cache{nodes: map[string]*nodeInfo{}, placed: map[types.UID]string{}, assumed: map[types.UID]bool{}}
+	return &cache{nodes: map[string]*nodeInfo{}, placed: map[types.UID]string{}, assumed: map[types.UID]bool{}, antiPods: map[types.UID]*podInfo{}}
+}
+
+func hasRequiredAntiAffinity(p *corev1.Pod) bool {
+	a := p.Spec.Affinity
+	return a != nil && a.PodAntiAffinity != nil && len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0
+}
+
+// place puts a pod on a node (lock held).
+func (c *cache) placeLocked(pod *corev1.Pod, node string) {
+	pi := newPodInfo(pod)
+	c.nodeInfo(node).addPod(pi)
+	c.placed[pod.UID] = node
+	if hasRequiredAntiAffinity(pod) {
+		c.antiPods[pod.UID] = pi
+	}
 }
 
 func (c *cache) nodeInfo(name string) *nodeInfo {
@@ -195,8 +213,7 @@ func (c *cache) upsertPod(pod *corev1.Pod) {
 	if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return
 	}
-	c.nodeInfo(pod.Spec.NodeName).addPod(newPodInfo(pod))
-	c.placed[pod.UID] = pod.Spec.NodeName
+	c.placeLocked(pod, pod.Spec.NodeName)
 }
 
 func (c *cache) deletePod(uid types.UID) {
@@ -212,6 +229,7 @@ func (c *cache) removeLocked(uid types.UID) {
 	}
 	delete(c.placed, uid)
 	delete(c.assumed, uid)
+	delete(c.antiPods, uid)
 	ni := c.nodes[name]
 	ni.removePod(uid)
 	if ni.node == nil && len(ni.pods) == 0 {
@@ -226,8 +244,7 @@ func (c *cache) assume(pod *corev1.Pod, node string) {
 	c.removeLocked(pod.UID)
 	p := pod.DeepCopy()
 	p.Spec.NodeName = node
-	c.nodeInfo(node).addPod(newPodInfo(p))
-	c.placed[pod.UID] = node
+	c.placeLocked(p, node)
 	c.assumed[pod.UID] = true
 }
 

@@ -178,6 +178,15 @@ func (cy *cycle) count(c *cache) {
 	}
 	cy.existingAnti = map[string]sets.Set[string]{}
 	spreads := append(append([]*spreadConstraint{}, cy.spread...), cy.softSpread...)
+	if !needAffinity && len(spreads) == 0 {
+		// Only other pods' anti-affinity can matter: walk just those.
+		for _, pi := range c.antiPods {
+			if ni := c.nodes[pi.pod.Spec.NodeName]; ni != nil && ni.node != nil {
+				cy.existingAntiOf(pi.pod, ni.node.Labels)
+			}
+		}
+		return
+	}
 	for _, ni := range c.nodes {
 		if ni.node == nil {
 			continue
@@ -207,22 +216,7 @@ func (cy *cycle) count(c *cache) {
 					}
 				}
 			}
-			if a := p.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
-				for i := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-					t := &a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
-					v, ok := nl[t.TopologyKey]
-					if !ok {
-						continue
-					}
-					at, err := newAffinityTerm(p, t, 0)
-					if err == nil && at.matches(cy.pod, cy.ns) {
-						if cy.existingAnti[t.TopologyKey] == nil {
-							cy.existingAnti[t.TopologyKey] = sets.New[string]()
-						}
-						cy.existingAnti[t.TopologyKey].Insert(v)
-					}
-				}
-			}
+			cy.existingAntiOf(p, nl)
 			if p.DeletionTimestamp != nil || p.Namespace != cy.pod.Namespace {
 				continue
 			}
@@ -242,6 +236,29 @@ func (cy *cycle) count(c *cache) {
 		}
 		if sc.min < 0 || int32(len(sc.counts)) < sc.minDomains {
 			sc.min = 0
+		}
+	}
+}
+
+// existingAntiOf records where a placed pod's required anti-affinity
+// keeps this pod away.
+func (cy *cycle) existingAntiOf(p *corev1.Pod, nl map[string]string) {
+	a := p.Spec.Affinity
+	if a == nil || a.PodAntiAffinity == nil {
+		return
+	}
+	for i := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+		t := &a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i]
+		v, ok := nl[t.TopologyKey]
+		if !ok {
+			continue
+		}
+		at, err := newAffinityTerm(p, t, 0)
+		if err == nil && at.matches(cy.pod, cy.ns) {
+			if cy.existingAnti[t.TopologyKey] == nil {
+				cy.existingAnti[t.TopologyKey] = sets.New[string]()
+			}
+			cy.existingAnti[t.TopologyKey].Insert(v)
 		}
 	}
 }
