@@ -30,6 +30,7 @@ import (
 	"github.com/skiffhq/skiff/controllers/nodelifecycle"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
 	"github.com/skiffhq/skiff/controllers/replicaset"
+	"github.com/skiffhq/skiff/controllers/rootca"
 	"github.com/skiffhq/skiff/controllers/scheduler"
 	"github.com/skiffhq/skiff/controllers/serviceaccount"
 	"github.com/skiffhq/skiff/controllers/statefulset"
@@ -46,6 +47,9 @@ type Options struct {
 	NodeMonitorGracePeriod time.Duration
 	// Clock drives every time-dependent loop; tests inject a fake one.
 	Clock clock.WithTicker
+	// RootCA is the cluster CA bundle (PEM) published in every namespace
+	// as kube-root-ca.crt; without it that publisher does not run.
+	RootCA []byte
 	// Controllers selects the control loops to run, as
 	// kube-controller-manager's --controllers: "*" is all of them, a name
 	// adds one, "-name" leaves one out. Empty means all.
@@ -54,7 +58,7 @@ type Options struct {
 
 // Names lists the control loops New can run.
 var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "daemonset", "statefulset", "job", "cronjob", "endpoints",
-	"serviceaccount", "namespace", "garbagecollector"}
+	"serviceaccount", "rootca", "namespace", "garbagecollector"}
 
 // enabled applies the Controllers selection to one name.
 func (o *Options) enabled(name string) bool {
@@ -103,6 +107,8 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
 	// In-process clients are not throttled: the API server is ours.
 	cfg.QPS, cfg.Burst = -1, 0
+	// Field managers and audit show who wrote, as upstream names them.
+	cfg.UserAgent = "kube-controller-manager"
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
@@ -117,7 +123,9 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
-	clientset, err := kubernetes.NewForConfig(cfg)
+	schedCfg := rest.CopyConfig(cfg)
+	schedCfg.UserAgent = "kube-scheduler"
+	clientset, err := kubernetes.NewForConfig(schedCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +152,12 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		{"cronjob", func() error { return cronjob.Setup(mgr, o.Clock) }},
 		{"endpoints", func() error { return endpoints.Setup(mgr, cfg, o.Clock) }},
 		{"serviceaccount", func() error { return serviceaccount.Setup(mgr) }},
+		{"rootca", func() error {
+			if len(o.RootCA) == 0 {
+				return nil
+			}
+			return rootca.Setup(mgr, o.RootCA)
+		}},
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
 		{"garbagecollector", func() error {
 			gc, err := garbagecollector.New(cfg)

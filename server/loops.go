@@ -22,10 +22,10 @@ import (
 // nodes if any, against the server's own API until ctx ends.
 // settled is called once the controllers' caches are filled, to return
 // what filling them left behind.
-func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, settled func()) error {
+func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, rootCA []byte, settled func()) error {
 	_, clusterCIDR, _ := net.ParseCIDR(o.ClusterCIDR)
 	g, ctx := errgroup.WithContext(ctx)
-	mgr, err := controllers.New(cfg, controllers.Options{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod})
+	mgr, err := controllers.New(cfg, controllers.Options{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, RootCA: rootCA})
 	if err != nil {
 		return fmt.Errorf("controllers: %w", err)
 	}
@@ -84,6 +84,7 @@ func (o *Options) simCapacity() (corev1.ResourceList, error) {
 func (o *Options) simHost(cfg *rest.Config) (*kubelet.Host, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0
+	cfg.UserAgent = "kubelet"
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -198,7 +198,12 @@ func (o *Options) Run(ctx context.Context) error {
 				logger.V(2).Info("could not release start-up code pages", "err", err)
 			}
 		}
-		if err := o.runControlLoops(ctx, srv.LoopbackClientConfig(), settled); err != nil && ctx.Err() == nil {
+		rootCA, err := os.ReadFile(pki.CACert())
+		if err != nil {
+			errCh <- fmt.Errorf("reading the cluster CA: %w", err)
+			return
+		}
+		if err := o.runControlLoops(ctx, srv.LoopbackClientConfig(), rootCA, settled); err != nil && ctx.Err() == nil {
 			errCh <- err
 		}
 	}()

@@ -45,9 +45,22 @@ var _ = Describe("ReplicaSets on simulated nodes", Ordered, func() {
 		ns = newNamespace()
 	})
 
-	It("gives a new namespace its default ServiceAccount", func() {
+	It("gives a new namespace its default ServiceAccount and the kube-root-ca.crt ConfigMap", func() {
 		Eventually(func() error {
 			return k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "default"}, &corev1.ServiceAccount{})
+		}).Should(Succeed())
+		cm := &corev1.ConfigMap{}
+		Eventually(func() error {
+			return k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "kube-root-ca.crt"}, cm)
+		}).Should(Succeed())
+		Expect(cm.Data["ca.crt"]).To(ContainSubstring("BEGIN CERTIFICATE"))
+		// Changed by hand, it is put back.
+		cm.Data["ca.crt"] = "tampered"
+		Expect(k8sClient.Update(suiteCtx, cm)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &corev1.ConfigMap{}
+			g.Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(cm), got)).To(Succeed())
+			g.Expect(got.Data["ca.crt"]).To(ContainSubstring("BEGIN CERTIFICATE"))
 		}).Should(Succeed())
 	})
 
