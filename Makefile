@@ -37,8 +37,10 @@ envtest-assets: build ## Make bin/envtest: kube-apiserver, etcd and kubectl link
 test-unit: ## Run the unit tests only
 	$(GO) test -short ./...
 
-bench: build ## Measure start time, idle memory and binary size (test/bench/results)
-	$(GO) run ./test/bench/startup -bin bin/skiff
+BENCH ?= all
+bench: build ## Run the benchmarks (test/bench/results); BENCH=startup|schedule runs one
+	@if [ "$(BENCH)" = all ] || [ "$(BENCH)" = startup ]; then $(GO) run ./test/bench/startup -bin bin/skiff; fi
+	@if [ "$(BENCH)" = all ] || [ "$(BENCH)" = schedule ]; then $(GO) run ./test/bench/schedule -bin bin/skiff -nodes 100 -pods 10000; fi
 
 generate: ## Regenerate the OpenAPI definitions
 	hack/update-codegen.sh
