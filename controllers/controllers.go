@@ -45,6 +45,9 @@ type Options struct {
 	// NodeMonitorGracePeriod is how long a node may go without renewing
 	// its Lease before it is marked NotReady/Unknown (40 s).
 	NodeMonitorGracePeriod time.Duration
+	// OrphanQuarantine is how old a pod bound to a missing node must be
+	// before it is removed (40 s).
+	OrphanQuarantine time.Duration
 	// Clock drives every time-dependent loop; tests inject a fake one.
 	Clock clock.WithTicker
 	// RootCA is the cluster CA bundle (PEM) published in every namespace
@@ -143,7 +146,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 			return mgr.Add(scheduler.New(clientset, mgr.GetCache(), mgr.GetEventRecorder(scheduler.Name), o.Clock))
 		}},
 		{"nodeipam", func() error { return nodeipam.Setup(mgr, o.ClusterCIDR, o.NodeCIDRMaskSize) }},
-		{"nodelifecycle", func() error { return nodelifecycle.Setup(mgr, o.NodeMonitorGracePeriod, o.Clock) }},
+		{"nodelifecycle", func() error { return nodelifecycle.Setup(mgr, o.NodeMonitorGracePeriod, o.OrphanQuarantine, o.Clock) }},
 		{"replicaset", func() error { return replicaset.Setup(mgr, o.Clock) }},
 		{"deployment", func() error { return deployment.Setup(mgr, o.Clock) }},
 		{"daemonset", func() error { return daemonset.Setup(mgr, o.Clock) }},

@@ -27,21 +27,26 @@ const NodeNameField = "spec.nodeName"
 // leaseNamespace holds node heartbeats.
 const leaseNamespace = "kube-node-lease"
 
-// orphanQuarantine: a pod bound to a node that does not exist is removed
-// only after this long, in case the node is about to register.
-const orphanQuarantine = 40 * time.Second
+// DefaultOrphanQuarantine: a pod bound to a node that does not exist is
+// removed only after this long (upstream's pod GC quarantine), in case the
+// node is about to register.
+const DefaultOrphanQuarantine = 40 * time.Second
 
 type reconciler struct {
-	client   client.Client
-	grace    time.Duration
-	clock    clock.PassiveClock
-	recorder events.EventRecorder
+	client     client.Client
+	grace      time.Duration
+	quarantine time.Duration
+	clock      clock.PassiveClock
+	recorder   events.EventRecorder
 }
 
 // Setup registers the controller; the manager's cache must index pods
 // by NodeNameField (IndexPodsByNode).
-func Setup(mgr ctrl.Manager, grace time.Duration, clk clock.PassiveClock) error {
-	r := &reconciler{client: mgr.GetClient(), grace: grace, clock: clk, recorder: mgr.GetEventRecorder("node-controller")}
+func Setup(mgr ctrl.Manager, grace, quarantine time.Duration, clk clock.PassiveClock) error {
+	if quarantine <= 0 {
+		quarantine = DefaultOrphanQuarantine
+	}
+	r := &reconciler{client: mgr.GetClient(), grace: grace, quarantine: quarantine, clock: clk, recorder: mgr.GetEventRecorder("node-controller")}
 	return ctrl.NewControllerManagedBy(mgr).Named("nodelifecycle").
 		For(&corev1.Node{}).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -363,7 +368,7 @@ func (r *reconciler) collectOrphans(ctx context.Context, nodeName string) (ctrl.
 	var requeue time.Duration
 	for i := range pods.Items {
 		pod := &pods.Items[i]
-		if wait := pod.CreationTimestamp.Add(orphanQuarantine).Sub(now); wait > 0 {
+		if wait := pod.CreationTimestamp.Add(r.quarantine).Sub(now); wait > 0 {
 			if requeue == 0 || wait < requeue {
 				requeue = wait
 			}

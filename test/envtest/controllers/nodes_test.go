@@ -5,6 +5,8 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -63,5 +65,29 @@ var _ = Describe("a node that stops heartbeating", Ordered, func() {
 		got := &appsv1.ReplicaSet{}
 		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(rs), got)).To(Succeed())
 		Expect(got.Status.TerminatingReplicas).To(HaveValue(BeEquivalentTo(2)))
+	})
+
+	It("removes pods bound to a node that does not exist, or was deleted", func() {
+		ns := newNamespace()
+		ghost := &corev1.Pod{}
+		ghost.Namespace, ghost.Name = ns, "ghost"
+		ghost.Spec = corev1.PodSpec{NodeName: "no-such-node", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}
+		Expect(k8sClient.Create(suiteCtx, ghost)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(ghost), &corev1.Pod{}))
+		}).Should(BeTrue(), "collected after the (1 s) quarantine")
+
+		stop := startNode("gone-a", "4", map[string]string{"pool": "gone"})
+		rs := replicaSet(ns, "gone", "gone", 2)
+		Expect(k8sClient.Create(suiteCtx, rs)).To(Succeed())
+		Eventually(func() int { return len(podsOf(ns, map[string]string{"app": "gone"})) }).Should(Equal(2))
+		stop()
+		Expect(k8sClient.Delete(suiteCtx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone-a"}})).To(Succeed())
+		// The node's pods go; their replacements wait for a node.
+		Eventually(func(g Gomega) {
+			for _, p := range podsOf(ns, map[string]string{"app": "gone"}) {
+				g.Expect(p.Spec.NodeName).To(BeEmpty())
+			}
+		}).Should(Succeed())
 	})
 })

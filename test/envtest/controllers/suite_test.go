@@ -70,8 +70,9 @@ var _ = BeforeSuite(func() {
 
 	suiteCtx, stop = context.WithCancel(context.Background())
 	// The CronJob controller runs in its own spec, on a fake clock.
-	mgr, err := controllers.New(cfg, controllers.Options{NodeMonitorGracePeriod: gracePeriod, Controllers: []string{"*", "-cronjob"},
-		RootCA: []byte("-----BEGIN CERTIFICATE-----\ntest\n-----END CERTIFICATE-----\n")})
+	mgr, err := controllers.New(cfg, controllers.Options{NodeMonitorGracePeriod: gracePeriod, OrphanQuarantine: time.Second,
+		Controllers: []string{"*", "-cronjob"},
+		RootCA:      []byte("-----BEGIN CERTIFICATE-----\ntest\n-----END CERTIFICATE-----\n")})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {
 		defer GinkgoRecover()
