@@ -23,8 +23,9 @@ help: ## Show the targets
 build: ## Build bin/skiff
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
 
-run: build ## Build and start a cluster with its data in ./.skiff
-	bin/skiff server --data-dir $(DATA_DIR)
+SIM_NODES ?= 0
+run: build ## Build and start a cluster with its data in ./.skiff (SIM_NODES=3 adds simulated nodes)
+	bin/skiff server --data-dir $(DATA_DIR) --sim-nodes $(SIM_NODES)
 
 test: build ## Run all tests (unit, integration against bin/skiff)
 	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
