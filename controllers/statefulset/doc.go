@@ -1,7 +1,7 @@
 // Package statefulset is the StatefulSet controller: pods with stable
 // ordinal names (spec.ordinals.start), hostnames under the governing
 // Service and per-ordinal PersistentVolumeClaims from volumeClaimTemplates
-// (with their retention policy); OrderedReady and Parallel management;
+// (with the whenDeleted retention policy); OrderedReady and Parallel management;
 // RollingUpdate (highest ordinal first, honouring partition) and OnDelete
 // through ControllerRevisions; and the StatefulSet status (current and
 // update revisions and replica counts) that kubectl rollout reads.
