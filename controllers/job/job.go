@@ -151,9 +151,9 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			requeue = deadline.Sub(now)
 		}
 	}
-	succeeded := r.succeeded(job, st, active)
-	if reason != "" || succeeded || hasCondition(job, batchv1.JobFailureTarget) || hasCondition(job, batchv1.JobSuccessCriteriaMet) {
-		return r.finish(ctx, job, st, active, terminating, reason, message, now)
+	okReason, okMessage := r.successCriteria(job, st, active)
+	if reason != "" || okReason != "" || hasCondition(job, batchv1.JobFailureTarget) || hasCondition(job, batchv1.JobSuccessCriteriaMet) {
+		return r.finish(ctx, job, st, active, terminating, reason, message, okReason, okMessage, now)
 	}
 
 	// Suspended Jobs run nothing.
@@ -201,16 +201,56 @@ func indexed(j *batchv1.Job) bool {
 	return j.Spec.CompletionMode != nil && *j.Spec.CompletionMode == batchv1.IndexedCompletion
 }
 
-// succeeded: enough pods succeeded (all indexes, for Indexed Jobs; any,
-// once none is running, for Jobs without completions).
-func (r *reconciler) succeeded(j *batchv1.Job, st *batchv1.JobStatus, active []*corev1.Pod) bool {
-	if indexed(j) {
-		return j.Spec.Completions != nil && len(parseIndexes(st.CompletedIndexes, int(*j.Spec.Completions))) == int(*j.Spec.Completions)
-	}
+// successCriteria says whether the Job succeeded, and why: a rule of its
+// success policy matched (Indexed Jobs), or enough pods succeeded (all
+// indexes; completions; any, once none runs, without completions).
+func (r *reconciler) successCriteria(j *batchv1.Job, st *batchv1.JobStatus, active []*corev1.Pod) (string, string) {
+	completions := 0
 	if j.Spec.Completions != nil {
-		return st.Succeeded >= *j.Spec.Completions
+		completions = int(*j.Spec.Completions)
 	}
-	return st.Succeeded > 0 && len(active) == 0
+	if indexed(j) {
+		done := parseIndexes(st.CompletedIndexes, completions)
+		if p := j.Spec.SuccessPolicy; p != nil {
+			for i, rule := range p.Rules {
+				if successRuleMet(rule, done, completions) {
+					return batchv1.JobReasonSuccessPolicy, fmt.Sprintf("Matched rules at index %d", i)
+				}
+			}
+		}
+		if completions > 0 && len(done) == completions {
+			return batchv1.JobReasonCompletionsReached, "Reached expected number of succeeded pods"
+		}
+		return "", ""
+	}
+	if (j.Spec.Completions != nil && st.Succeeded >= *j.Spec.Completions) || (j.Spec.Completions == nil && st.Succeeded > 0 && len(active) == 0) {
+		return batchv1.JobReasonCompletionsReached, "Reached expected number of succeeded pods"
+	}
+	return "", ""
+}
+
+// successRuleMet: the rule's indexes all succeeded, or (with
+// succeededCount) at least that many of them (of all indexes, without
+// succeededIndexes).
+func successRuleMet(rule batchv1.SuccessPolicyRule, done indexSet, completions int) bool {
+	scope := indexSet{}
+	if rule.SucceededIndexes != nil {
+		scope = parseIndexes(*rule.SucceededIndexes, completions)
+	} else {
+		for i := range completions {
+			scope[i] = true
+		}
+	}
+	n := 0
+	for i := range scope {
+		if done[i] {
+			n++
+		}
+	}
+	if rule.SucceededCount != nil {
+		return n >= int(*rule.SucceededCount)
+	}
+	return rule.SucceededIndexes != nil && n == len(scope) && n > 0
 }
 
 func backoffExceeded(j *batchv1.Job, st *batchv1.JobStatus, active []*corev1.Pod) bool {
@@ -236,7 +276,8 @@ func backoffExceeded(j *batchv1.Job, st *batchv1.JobStatus, active []*corev1.Pod
 
 // finish ends the Job: the interim condition (FailureTarget or
 // SuccessCriteriaMet) first, the final one once its pods are gone.
-func (r *reconciler) finish(ctx context.Context, job *batchv1.Job, st *batchv1.JobStatus, active, terminating []*corev1.Pod, reason, message string, now time.Time) (ctrl.Result, error) {
+func (r *reconciler) finish(ctx context.Context, job *batchv1.Job, st *batchv1.JobStatus, active, terminating []*corev1.Pod,
+	reason, message, okReason, okMessage string, now time.Time) (ctrl.Result, error) {
 	failing := reason != "" || hasCondition(job, batchv1.JobFailureTarget)
 	if failing {
 		if !hasCondition(job, batchv1.JobFailureTarget) {
@@ -245,10 +286,11 @@ func (r *reconciler) finish(ctx context.Context, job *batchv1.Job, st *batchv1.J
 		c := condition(st, batchv1.JobFailureTarget)
 		reason, message = c.Reason, c.Message
 	} else {
-		reason, message = batchv1.JobReasonCompletionsReached, "Reached expected number of succeeded pods"
 		if !hasCondition(job, batchv1.JobSuccessCriteriaMet) {
-			setCondition(st, batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue, reason, message, now)
+			setCondition(st, batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue, okReason, okMessage, now)
 		}
+		c := condition(st, batchv1.JobSuccessCriteriaMet)
+		reason, message = c.Reason, c.Message
 	}
 	if err := r.deletePods(ctx, job, active, len(active)); err != nil {
 		return ctrl.Result{}, err

@@ -77,6 +77,31 @@ var _ = Describe("Jobs", Ordered, func() {
 		Expect(hosts).To(Equal(map[string]bool{"idx-0": true, "idx-1": true, "idx-2": true}))
 	})
 
+	It("succeeds an Indexed Job by its success policy, ending the other pods", func() {
+		j := jobOf(ns, "leader", 3, 3, "", "")
+		j.Spec.CompletionMode = new(batchv1.IndexedCompletion)
+		// Only index 0 finishes; the success policy needs only it.
+		j.Spec.Template.Annotations = nil
+		j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: new("0")}}}
+		Expect(k8sClient.Create(suiteCtx, j)).To(Succeed())
+		Eventually(func() int { return len(podsOf(ns, map[string]string{batchv1.JobNameLabel: "leader"})) }).Should(Equal(3))
+		for _, p := range podsOf(ns, map[string]string{batchv1.JobNameLabel: "leader"}) {
+			if p.Labels[batchv1.JobCompletionIndexAnnotation] != "0" {
+				continue
+			}
+			// Play the leader finishing its work.
+			p.Status.Phase = corev1.PodSucceeded
+			Expect(k8sClient.Status().Update(suiteCtx, &p)).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
+			got := jobCondition(ns, "leader", batchv1.JobComplete)(g)
+			g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Type", batchv1.JobSuccessCriteriaMet),
+				HaveField("Reason", batchv1.JobReasonSuccessPolicy), HaveField("Message", "Matched rules at index 0"))))
+			g.Expect(got.Status.CompletedIndexes).To(Equal("0"))
+			g.Expect(got.Status.Active).To(BeEquivalentTo(0))
+		}).Should(Succeed())
+	})
+
 	It("fails when the backoff limit is reached, and when a pod failure policy says so", func() {
 		j := jobOf(ns, "bad", 1, 1, "100ms", "3")
 		j.Spec.BackoffLimit = new(int32(0))
