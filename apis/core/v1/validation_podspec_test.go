@@ -49,7 +49,9 @@ func TestValidatePodSpecPoliciesAndVolumes(t *testing.T) {
 		}, ""},
 		{"bad os", func(p *corev1.Pod) { p.Spec.OS = &corev1.PodOS{Name: "plan9"} }, `spec.os.name: Unsupported value: "plan9"`},
 		{"host alias bad ip", func(p *corev1.Pod) { p.Spec.HostAliases = []corev1.HostAlias{{IP: "nope", Hostnames: []string{"a"}}} }, "spec.hostAliases[0].ip: Invalid value"},
-		{"host alias bad name", func(p *corev1.Pod) { p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"A_B"}}} }, "spec.hostAliases[0].hostnames[0]: Invalid value"},
+		{"host alias bad name", func(p *corev1.Pod) {
+			p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"A_B"}}}
+		}, "spec.hostAliases[0].hostnames[0]: Invalid value"},
 		{"readiness gate", func(p *corev1.Pod) { p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "bad gate"}} }, "spec.readinessGates[0].conditionType: Invalid value"},
 		{"negative overhead", func(p *corev1.Pod) { p.Spec.Overhead = corev1.ResourceList{"cpu": resource.MustParse("-1")} }, "spec.overhead[cpu]: Invalid value"},
 		{"bad priority class", func(p *corev1.Pod) { p.Spec.PriorityClassName = "High" }, "spec.priorityClassName: Invalid value"},
