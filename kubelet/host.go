@@ -79,8 +79,9 @@ type Host struct {
 	pods  corelisters.PodLister
 	nodeL corelisters.NodeLister
 
-	mu   sync.Mutex
-	uids map[string]podRef // pod key → what the runtime holds for it
+	mu    sync.Mutex
+	uids  map[string]podRef    // pod key → what the runtime holds for it
+	byUID map[types.UID]string // and back, for runtime events
 }
 
 type podRef struct {
@@ -113,7 +114,7 @@ func New(cfg Config) (*Host, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
 	}
-	h := &Host{cfg: cfg, nodes: map[string]*node{}, uids: map[string]podRef{}}
+	h := &Host{cfg: cfg, nodes: map[string]*node{}, uids: map[string]podRef{}, byUID: map[types.UID]string{}}
 	for _, n := range cfg.Nodes {
 		if n.Name == "" || n.Runtime == nil {
 			return nil, errors.New("kubelet: every node needs a name and a runtime")
@@ -233,12 +234,10 @@ func (h *Host) enqueueNodePods(nodeName string) {
 
 func (h *Host) enqueueUID(uid types.UID) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for key, ref := range h.uids {
-		if ref.uid == uid {
-			h.queue.Add(key)
-			return
-		}
+	key, ok := h.byUID[uid]
+	h.mu.Unlock()
+	if ok {
+		h.queue.Add(key)
 	}
 }
 
@@ -378,6 +377,10 @@ func (h *Host) rememberUID(ctx context.Context, key string, pod *corev1.Pod) err
 	h.mu.Lock()
 	old, ok := h.uids[key]
 	h.uids[key] = podRef{uid: pod.UID, node: pod.Spec.NodeName}
+	if ok && old.uid != pod.UID {
+		delete(h.byUID, old.uid)
+	}
+	h.byUID[pod.UID] = key
 	h.mu.Unlock()
 	if ok && old.uid != pod.UID {
 		if n, ok := h.nodes[old.node]; ok {
@@ -391,6 +394,7 @@ func (h *Host) forget(ctx context.Context, key string) error {
 	h.mu.Lock()
 	ref, ok := h.uids[key]
 	delete(h.uids, key)
+	delete(h.byUID, ref.uid)
 	h.mu.Unlock()
 	if !ok {
 		return nil

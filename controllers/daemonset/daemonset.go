@@ -15,14 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -45,7 +43,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("daemonset-controller"), exp: expectations.New(clk)}
 	return ctrl.NewControllerManagedBy(mgr).Named("daemonset").
 		For(&appsv1.DaemonSet{}).
-		Watches(&corev1.Pod{}, &podHandler{r: r}).
+		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allDaemonSets)).
 		Complete(r)
 }
@@ -506,41 +504,4 @@ func (r *reconciler) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, byN
 		return 0, err
 	}
 	return wait, nil
-}
-
-// podHandler maps pod events to their DaemonSet, settling expectations.
-type podHandler struct{ r *reconciler }
-
-func (h *podHandler) owner(p client.Object) *reconcile.Request {
-	ref := metav1.GetControllerOf(p)
-	if ref == nil || ref.Kind != gvk.Kind || ref.APIVersion != gvk.GroupVersion().String() {
-		return nil
-	}
-	return &reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.GetNamespace(), Name: ref.Name}}
-}
-
-func (h *podHandler) Create(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if req := h.owner(e.Object); req != nil {
-		h.r.exp.CreationObserved(req.String())
-		q.Add(*req)
-	}
-}
-
-func (h *podHandler) Update(_ context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if req := h.owner(e.ObjectNew); req != nil {
-		if e.ObjectNew.GetDeletionTimestamp() != nil && e.ObjectOld.GetDeletionTimestamp() == nil {
-			h.r.exp.DeletionObserved(req.String(), e.ObjectNew.GetUID())
-		}
-		q.Add(*req)
-	}
-}
-
-func (h *podHandler) Delete(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if req := h.owner(e.Object); req != nil {
-		h.r.exp.DeletionObserved(req.String(), e.Object.GetUID())
-		q.Add(*req)
-	}
-}
-
-func (h *podHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 }

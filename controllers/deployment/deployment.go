@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
 )
 
@@ -40,7 +41,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("deployment-controller")}
 	return ctrl.NewControllerManagedBy(mgr).Named("deployment").
 		For(&appsv1.Deployment{}).
-		Watches(&appsv1.ReplicaSet{}, &rsHandler{r: r}).
+		Watches(&appsv1.ReplicaSet{}, &expectations.Handler{Owner: deploymentGVK, Orphans: r.orphanOwners}).
 		// Recreate waits for the old pods to be gone.
 		Watches(&corev1.Pod{}, handler.Funcs{DeleteFunc: r.podDeleted}).
 		Complete(r)
@@ -355,40 +356,21 @@ func (r *reconciler) scale(ctx context.Context, d *appsv1.Deployment, rs *appsv1
 	return from != to, nil
 }
 
-// rsHandler maps ReplicaSet events to their Deployment, or for orphans to
-// the Deployments that could adopt them.
-type rsHandler struct{ r *reconciler }
-
-func (h *rsHandler) enqueue(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if ref := metav1.GetControllerOf(o); ref != nil {
-		if ref.Kind == deploymentGVK.Kind && ref.APIVersion == deploymentGVK.GroupVersion().String() {
-			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: ref.Name}})
-		}
-		return
-	}
+// orphanOwners finds the Deployments whose selector matches an orphan
+// ReplicaSet.
+func (r *reconciler) orphanOwners(ctx context.Context, o client.Object) []reconcile.Request {
 	var list appsv1.DeploymentList
-	if err := h.r.client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-		return
+	if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
 	}
+	var out []reconcile.Request
 	for _, d := range list.Items {
 		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 		if err == nil && !sel.Empty() && sel.Matches(labels.Set(o.GetLabels())) {
-			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Name}})
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Name}})
 		}
 	}
-}
-
-func (h *rsHandler) Create(ctx context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.enqueue(ctx, e.Object, q)
-}
-func (h *rsHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.enqueue(ctx, e.ObjectOld, q)
-	h.enqueue(ctx, e.ObjectNew, q)
-}
-func (h *rsHandler) Delete(ctx context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.enqueue(ctx, e.Object, q)
-}
-func (h *rsHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	return out
 }
 
 // podDeleted wakes a Recreate Deployment whose old pods are going.

@@ -17,13 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
@@ -58,7 +55,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 		exp: expectations.New(clk), backOff: map[string]backOffRecord{}}
 	return ctrl.NewControllerManagedBy(mgr).Named("job").
 		For(&batchv1.Job{}).
-		Watches(&corev1.Pod{}, &podHandler{r: r}).
+		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
@@ -698,41 +695,4 @@ func (r *reconciler) writeStatusOnly(ctx context.Context, job *batchv1.Job, st *
 	job.Status = updated.Status
 	job.ResourceVersion = updated.ResourceVersion
 	return nil
-}
-
-// podHandler maps pod events to their Job and settles expectations.
-type podHandler struct{ r *reconciler }
-
-func (h *podHandler) owner(p client.Object) *reconcile.Request {
-	ref := metav1.GetControllerOf(p)
-	if ref == nil || ref.Kind != gvk.Kind || ref.APIVersion != gvk.GroupVersion().String() {
-		return nil
-	}
-	return &reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.GetNamespace(), Name: ref.Name}}
-}
-
-func (h *podHandler) Create(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if req := h.owner(e.Object); req != nil {
-		h.r.exp.CreationObserved(req.String())
-		q.Add(*req)
-	}
-}
-
-func (h *podHandler) Update(_ context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if req := h.owner(e.ObjectNew); req != nil {
-		if e.ObjectNew.GetDeletionTimestamp() != nil && e.ObjectOld.GetDeletionTimestamp() == nil {
-			h.r.exp.DeletionObserved(req.String(), e.ObjectNew.GetUID())
-		}
-		q.Add(*req)
-	}
-}
-
-func (h *podHandler) Delete(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if req := h.owner(e.Object); req != nil {
-		h.r.exp.DeletionObserved(req.String(), e.Object.GetUID())
-		q.Add(*req)
-	}
-}
-
-func (h *podHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 }

@@ -14,12 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/skiffhq/skiff/controllers/expectations"
@@ -43,7 +41,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("replicaset-controller"), exp: expectations.New(clk)}
 	return ctrl.NewControllerManagedBy(mgr).Named("replicaset").
 		For(&appsv1.ReplicaSet{}).
-		Watches(&corev1.Pod{}, &podHandler{r: r}).
+		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp, Orphans: r.orphanOwners}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
@@ -243,66 +241,18 @@ func removeCondition(conds []appsv1.ReplicaSetCondition, t appsv1.ReplicaSetCond
 	return out
 }
 
-// podHandler maps pod events to the ReplicaSets that own or could adopt
-// them, and settles expectations.
-type podHandler struct{ r *reconciler }
-
-func (h *podHandler) owner(p client.Object) *reconcile.Request {
-	ref := metav1.GetControllerOf(p)
-	if ref == nil || ref.Kind != gvk.Kind || ref.APIVersion != gvk.GroupVersion().String() {
+// orphanOwners finds the ReplicaSets whose selector matches an orphan pod.
+func (r *reconciler) orphanOwners(ctx context.Context, p client.Object) []reconcile.Request {
+	var list appsv1.ReplicaSetList
+	if err := r.client.List(ctx, &list, client.InNamespace(p.GetNamespace())); err != nil {
 		return nil
 	}
-	return &reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.GetNamespace(), Name: ref.Name}}
-}
-
-// orphanOwners finds the ReplicaSets whose selector matches an orphan.
-func (h *podHandler) orphanOwners(ctx context.Context, p client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	var list appsv1.ReplicaSetList
-	if err := h.r.client.List(ctx, &list, client.InNamespace(p.GetNamespace())); err != nil {
-		return
-	}
+	var out []reconcile.Request
 	for _, rs := range list.Items {
 		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
 		if err == nil && !sel.Empty() && sel.Matches(labels.Set(p.GetLabels())) {
-			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: rs.Namespace, Name: rs.Name}})
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: rs.Namespace, Name: rs.Name}})
 		}
 	}
-}
-
-func (h *podHandler) Create(ctx context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if req := h.owner(e.Object); req != nil {
-		h.r.exp.CreationObserved(req.String())
-		q.Add(*req)
-		return
-	}
-	h.orphanOwners(ctx, e.Object, q)
-}
-
-func (h *podHandler) Update(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	oldReq, newReq := h.owner(e.ObjectOld), h.owner(e.ObjectNew)
-	// A pod marked for deletion counts as deleted: it may stay
-	// Terminating for long (its node is gone).
-	if newReq != nil && e.ObjectNew.GetDeletionTimestamp() != nil && e.ObjectOld.GetDeletionTimestamp() == nil {
-		h.r.exp.DeletionObserved(newReq.String(), e.ObjectNew.GetUID())
-	}
-	if oldReq != nil && (newReq == nil || *oldReq != *newReq) {
-		q.Add(*oldReq)
-	}
-	if newReq != nil {
-		q.Add(*newReq)
-		return
-	}
-	if !labels.Equals(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) || oldReq != nil {
-		h.orphanOwners(ctx, e.ObjectNew, q)
-	}
-}
-
-func (h *podHandler) Delete(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if req := h.owner(e.Object); req != nil {
-		h.r.exp.DeletionObserved(req.String(), e.Object.GetUID())
-		q.Add(*req)
-	}
-}
-
-func (h *podHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	return out
 }

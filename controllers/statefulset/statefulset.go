@@ -16,13 +16,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/history"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
 )
@@ -46,7 +44,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("statefulset-controller")}
 	return ctrl.NewControllerManagedBy(mgr).Named("statefulset").
 		For(&appsv1.StatefulSet{}).
-		Watches(&corev1.Pod{}, &podHandler{}).
+		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk}).
 		Complete(r)
 }
 
@@ -381,25 +379,4 @@ func (r *reconciler) updateStatus(ctx context.Context, set *appsv1.StatefulSet, 
 	updated := set.DeepCopy()
 	updated.Status = st
 	return r.client.Status().Update(ctx, updated)
-}
-
-// podHandler maps pod events to their StatefulSet.
-type podHandler struct{}
-
-func (podHandler) enqueue(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == gvk.Kind && ref.APIVersion == gvk.GroupVersion().String() {
-		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: ref.Name}})
-	}
-}
-
-func (h podHandler) Create(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.enqueue(e.Object, q)
-}
-func (h podHandler) Update(_ context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.enqueue(e.ObjectNew, q)
-}
-func (h podHandler) Delete(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	h.enqueue(e.Object, q)
-}
-func (podHandler) Generic(context.Context, event.TypedGenericEvent[client.Object], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 }
