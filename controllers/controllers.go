@@ -28,7 +28,6 @@ import (
 	"github.com/skiffhq/skiff/controllers/namespace"
 	"github.com/skiffhq/skiff/controllers/nodeipam"
 	"github.com/skiffhq/skiff/controllers/nodelifecycle"
-	"github.com/skiffhq/skiff/controllers/podcontrol"
 	"github.com/skiffhq/skiff/controllers/replicaset"
 	"github.com/skiffhq/skiff/controllers/rootca"
 	"github.com/skiffhq/skiff/controllers/scheduler"
@@ -133,9 +132,6 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 	if err := nodelifecycle.IndexPodsByNode(mgr); err != nil {
-		return nil, err
-	}
-	if err := podcontrol.IndexPodsByController(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
 	setups := []struct {

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
 )
 
@@ -41,7 +42,7 @@ type reconciler struct {
 
 // Setup registers the controller with the manager.
 func Setup(mgr ctrl.Manager, clk clock.WithTicker) error {
-	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("cronjob-controller")}
+	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("cronjob-controller"), clk)}
 	ticks := make(chan event.GenericEvent)
 	if err := mgr.Add(&ticker{r: r, out: ticks}); err != nil {
 		return err

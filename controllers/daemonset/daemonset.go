@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/history"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
@@ -36,11 +37,16 @@ type reconciler struct {
 	clock    clock.PassiveClock
 	recorder events.EventRecorder
 	exp      *expectations.Expectations
+	pods     *podcontrol.Index
 }
 
 // Setup registers the controller with the manager.
 func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
-	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("daemonset-controller"), exp: expectations.New(clk)}
+	pods, err := podcontrol.NewIndex(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
+	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("daemonset-controller"), clk), exp: expectations.New(clk), pods: pods}
 	return ctrl.NewControllerManagedBy(mgr).Named("daemonset").
 		For(&appsv1.DaemonSet{}).
 		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp}).
@@ -145,11 +151,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	satisfied := r.exp.Satisfied(key)
-	var podList corev1.PodList
-	if err := r.client.List(ctx, &podList, client.InNamespace(ds.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
-		return ctrl.Result{}, err
-	}
-	pods, err := podcontrol.Claim(ctx, r.client, ds, gvk, selector, podcontrol.Pointers(podList.Items))
+	pods, err := podcontrol.Claim(ctx, r.client, ds, gvk, selector, podcontrol.DeepCopies(r.pods.Candidates(ds, selector)))
 	if err != nil {
 		return ctrl.Result{}, err
 	}

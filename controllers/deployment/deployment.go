@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
 )
@@ -34,11 +35,16 @@ type reconciler struct {
 	client   client.Client
 	clock    clock.PassiveClock
 	recorder events.EventRecorder
+	pods     *podcontrol.Index
 }
 
 // Setup registers the controller with the manager.
 func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
-	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("deployment-controller")}
+	pods, err := podcontrol.NewIndex(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
+	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("deployment-controller"), clk), pods: pods}
 	return ctrl.NewControllerManagedBy(mgr).Named("deployment").
 		For(&appsv1.Deployment{}).
 		Watches(&appsv1.ReplicaSet{}, &expectations.Handler{Owner: deploymentGVK, Orphans: r.orphanOwners}).
@@ -90,9 +96,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return r.sync(ctx, s, rss)
 	}
 	if d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-		if s.pods, err = r.podsByRS(ctx, d, rss); err != nil {
-			return ctrl.Result{}, err
-		}
+		s.pods = r.podsByRS(rss)
 		return r.rolloutRecreate(ctx, s, rss)
 	}
 	return r.rolloutRolling(ctx, s, rss)
@@ -150,23 +154,14 @@ func (r *reconciler) split(d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (*app
 	return newRS, old
 }
 
-func (r *reconciler) podsByRS(ctx context.Context, d *appsv1.Deployment, rss []*appsv1.ReplicaSet) (map[types.UID][]*corev1.Pod, error) {
-	var pods corev1.PodList
-	if err := r.client.List(ctx, &pods, client.InNamespace(d.Namespace)); err != nil {
-		return nil, err
-	}
-	owned := map[types.UID]bool{}
+// podsByRS returns the pods of each ReplicaSet, the cache's own (read
+// only).
+func (r *reconciler) podsByRS(rss []*appsv1.ReplicaSet) map[types.UID][]*corev1.Pod {
+	out := make(map[types.UID][]*corev1.Pod, len(rss))
 	for _, rs := range rss {
-		owned[rs.UID] = true
+		out[rs.UID] = r.pods.Owned(rs.UID)
 	}
-	out := map[types.UID][]*corev1.Pod{}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if ref := metav1.GetControllerOf(p); ref != nil && owned[ref.UID] {
-			out[ref.UID] = append(out[ref.UID], p)
-		}
-	}
-	return out, nil
+	return out
 }
 
 // resolve sets s.newRS and s.oldRSs, bringing the new ReplicaSet's

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
+	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
 )
@@ -44,6 +45,7 @@ type reconciler struct {
 	clock    clock.PassiveClock
 	recorder events.EventRecorder
 	exp      *expectations.Expectations
+	pods     *podcontrol.Index
 
 	mu      sync.Mutex
 	backOff map[string]backOffRecord
@@ -51,8 +53,12 @@ type reconciler struct {
 
 // Setup registers the controller with the manager.
 func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
-	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("job-controller"),
-		exp: expectations.New(clk), backOff: map[string]backOffRecord{}}
+	pods, err := podcontrol.NewIndex(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
+	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("job-controller"), clk),
+		exp: expectations.New(clk), backOff: map[string]backOffRecord{}, pods: pods}
 	return ctrl.NewControllerManagedBy(mgr).Named("job").
 		For(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp}).
@@ -96,11 +102,8 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	satisfied := r.exp.Satisfied(key)
-	var list corev1.PodList
-	if err := r.client.List(ctx, &list, client.InNamespace(job.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
-		return ctrl.Result{}, err
-	}
-	pods, err := podcontrol.Claim(ctx, r.client, job, gvk, selector, podcontrol.Pointers(list.Items))
+	// Copies: removing finalizers patches the pods.
+	pods, err := podcontrol.Claim(ctx, r.client, job, gvk, selector, podcontrol.DeepCopies(r.pods.Candidates(job, selector)))
 	if err != nil {
 		return ctrl.Result{}, err
 	}

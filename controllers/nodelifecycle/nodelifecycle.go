@@ -19,6 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/skiffhq/skiff/controllers/eventfilter"
 )
 
 // NodeNameField indexes pods by spec.nodeName in the manager's cache.
@@ -46,7 +48,7 @@ func Setup(mgr ctrl.Manager, grace, quarantine time.Duration, clk clock.PassiveC
 	if quarantine <= 0 {
 		quarantine = DefaultOrphanQuarantine
 	}
-	r := &reconciler{client: mgr.GetClient(), grace: grace, quarantine: quarantine, clock: clk, recorder: mgr.GetEventRecorder("node-controller")}
+	r := &reconciler{client: mgr.GetClient(), grace: grace, quarantine: quarantine, clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("node-controller"), clk)}
 	return ctrl.NewControllerManagedBy(mgr).Named("nodelifecycle").
 		For(&corev1.Node{}).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {

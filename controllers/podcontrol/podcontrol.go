@@ -81,36 +81,6 @@ func Claim[T client.Object](ctx context.Context, c client.Client, owner client.O
 	return claimed, nil
 }
 
-// ControllerUIDField indexes pods by the UID of their controller in the
-// manager's cache (IndexPodsByController).
-const ControllerUIDField = "metadata.ownerReferences.controller.uid"
-
-// IndexPodsByController adds the ControllerUIDField index; call it once
-// per manager.
-func IndexPodsByController(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &corev1.Pod{}, ControllerUIDField, func(o client.Object) []string {
-		if ref := metav1.GetControllerOf(o); ref != nil {
-			return []string{string(ref.UID)}
-		}
-		return nil
-	})
-}
-
-// Union returns pointers to the pods of both lists, each pod once.
-func Union(a, b []corev1.Pod) []*corev1.Pod {
-	seen := map[types.UID]bool{}
-	out := make([]*corev1.Pod, 0, len(a))
-	for _, list := range [][]corev1.Pod{a, b} {
-		for i := range list {
-			if !seen[list[i].UID] {
-				seen[list[i].UID] = true
-				out = append(out, &list[i])
-			}
-		}
-	}
-	return out
-}
-
 // Pointers returns pointers to a list's items, for Claim.
 func Pointers[T any](items []T) []*T {
 	out := make([]*T, len(items))

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
 )
@@ -34,11 +35,16 @@ type reconciler struct {
 	clock    clock.PassiveClock
 	recorder events.EventRecorder
 	exp      *expectations.Expectations
+	pods     *podcontrol.Index
 }
 
 // Setup registers the controller with the manager.
 func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
-	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("replicaset-controller"), exp: expectations.New(clk)}
+	pods, err := podcontrol.NewIndex(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
+	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("replicaset-controller"), clk), exp: expectations.New(clk), pods: pods}
 	return ctrl.NewControllerManagedBy(mgr).Named("replicaset").
 		For(&appsv1.ReplicaSet{}).
 		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp, Orphans: r.orphanOwners}).
@@ -62,17 +68,10 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// Read the expectations before the cache, so that what the cache
 	// shows is at least as new as what they promise.
 	satisfied := r.exp.Satisfied(key)
-	// Pods the selector matches (to claim) and pods it owns (to release,
-	// should they no longer match), read from the cache without copies:
-	// nothing below modifies them.
-	var matching, owned corev1.PodList
-	if err := r.client.List(ctx, &matching, client.InNamespace(rs.Namespace), client.MatchingLabelsSelector{Selector: selector}, client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, err
-	}
-	if err := r.client.List(ctx, &owned, client.InNamespace(rs.Namespace), client.MatchingFields{podcontrol.ControllerUIDField: string(rs.UID)}, client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, err
-	}
-	pods, err := podcontrol.Claim(ctx, r.client, rs, gvk, selector, podcontrol.Union(matching.Items, owned.Items))
+	// Pods it owns (to release, should they no longer match) and orphans
+	// the selector matches (to adopt), read from the cache without
+	// copies: nothing below modifies them.
+	pods, err := podcontrol.Claim(ctx, r.client, rs, gvk, selector, r.pods.Candidates(rs, selector))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -201,7 +200,11 @@ func (r *reconciler) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, po
 	}
 	updated := rs.DeepCopy()
 	updated.Status = st
-	if err := r.client.Status().Update(ctx, updated); err != nil {
+	if err := r.client.Status().Update(ctx, updated); apierrors.IsConflict(err) {
+		// The cache is behind the stored object; its watch event is on
+		// the way and will bring this ReplicaSet back.
+		return requeue, nil
+	} else if err != nil {
 		return 0, fmt.Errorf("updating status: %w", err)
 	}
 	return requeue, nil

@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/history"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
@@ -37,11 +38,16 @@ type reconciler struct {
 	client   client.Client
 	clock    clock.PassiveClock
 	recorder events.EventRecorder
+	pods     *podcontrol.Index
 }
 
 // Setup registers the controller with the manager.
 func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
-	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: mgr.GetEventRecorder("statefulset-controller")}
+	pods, err := podcontrol.NewIndex(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
+	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("statefulset-controller"), clk), pods: pods}
 	return ctrl.NewControllerManagedBy(mgr).Named("statefulset").
 		For(&appsv1.StatefulSet{}).
 		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk}).
@@ -102,11 +108,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, nil
 	}
-	var podList corev1.PodList
-	if err := r.client.List(ctx, &podList, client.InNamespace(set.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
-		return ctrl.Result{}, err
-	}
-	pods, err := podcontrol.Claim(ctx, r.client, set, gvk, selector, podcontrol.Pointers(podList.Items))
+	pods, err := podcontrol.Claim(ctx, r.client, set, gvk, selector, podcontrol.DeepCopies(r.pods.Candidates(set, selector)))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
