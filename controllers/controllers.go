@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -120,6 +121,10 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		Logger:                 klog.Background().WithName("controllers"),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// No controller reads managedFields; not caching them saves memory
+		// and collector time (updates from cached copies keep the stored
+		// ones, as nil managedFields in an update mean "unchanged").
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Controller:             config.Controller{SkipNameValidation: new(true)},
 	})
 	if err != nil {

@@ -148,9 +148,11 @@ func (h *Host) Run(ctx context.Context) error {
 			nodeSelector = fields.OneTermEqualSelector("metadata.name", name).String()
 		}
 	}
-	podInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0,
+	// The agent never reads managedFields; its status writes from cached
+	// copies leave the stored ones unchanged.
+	podInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0, informers.WithTransform(stripManagedFields),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = podSelector }))
-	nodeInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0,
+	nodeInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0, informers.WithTransform(stripManagedFields),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = nodeSelector }))
 	podInformer := podInformers.Core().V1().Pods()
 	nodeInformer := nodeInformers.Core().V1().Nodes()
@@ -436,4 +438,11 @@ func DefaultCapacity() corev1.ResourceList {
 		corev1.ResourcePods:             resource.MustParse("110"),
 		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
 	}
+}
+
+func stripManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok && m.GetManagedFields() != nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

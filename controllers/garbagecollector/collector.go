@@ -184,6 +184,10 @@ func (c *Collector) syncMonitors(ctx context.Context) error {
 			continue
 		}
 		inf := metadatainformer.NewFilteredMetadataInformer(c.metadata, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		// The graph needs owners and finalizers, not who wrote which field.
+		if err := inf.SetTransform(stripManagedFields); err != nil {
+			continue
+		}
 		handle := func(obj any) {
 			if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
 				c.observe(gvr, kind, m)
@@ -214,14 +218,15 @@ func (c *Collector) syncMonitors(ctx context.Context) error {
 // observe records an object's metadata and queues the work it implies.
 func (c *Collector) observe(gvr schema.GroupVersionResource, kind schema.GroupVersionKind, m *metav1.PartialObjectMetadata) {
 	ref := objectRef{gvr: gvr, apiVersion: kind.GroupVersion().String(), kind: kind.Kind, namespace: m.Namespace, name: m.Name, uid: m.UID}
-	n, _ := c.graph.upsert(ref, m)
+	n, ownersChanged := c.graph.upsert(ref, m)
 	switch {
 	case n.deleting && n.hasFinalizer(metav1.FinalizerOrphanDependents):
 		c.orphanQ.Add(m.UID)
 	case n.deletingDependents():
 		c.deleteQ.Add(m.UID)
-	case len(m.OwnerReferences) > 0:
-		// Cheap when every owner is in the graph and alive.
+	case ownersChanged && len(m.OwnerReferences) > 0:
+		// New owners are checked once; an owner that goes away later
+		// brings its dependents back (forget).
 		c.deleteQ.Add(m.UID)
 	}
 }
@@ -432,4 +437,11 @@ func (c *Collector) removeFinalizer(ctx context.Context, s snapshot, finalizer s
 		return nil
 	}
 	return err
+}
+
+func stripManagedFields(obj any) (any, error) {
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		m.ManagedFields = nil
+	}
+	return obj, nil
 }
