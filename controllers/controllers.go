@@ -124,8 +124,8 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		// No controller reads managedFields; not caching them saves memory
 		// and collector time (updates from cached copies keep the stored
 		// ones, as nil managedFields in an update mean "unchanged").
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-		Controller:             config.Controller{SkipNameValidation: new(true)},
+		Cache:      cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)

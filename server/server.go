@@ -203,7 +203,7 @@ func (o *Options) Run(ctx context.Context) error {
 			errCh <- fmt.Errorf("reading the cluster CA: %w", err)
 			return
 		}
-		if err := o.runControlLoops(ctx, srv.LoopbackClientConfig(), rootCA, settled); err != nil && ctx.Err() == nil {
+		if err := o.runControlLoops(ctx, srv.InProcessClientConfig(), rootCA, settled); err != nil && ctx.Err() == nil {
 			errCh <- err
 		}
 	}()

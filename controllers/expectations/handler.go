@@ -17,10 +17,14 @@ import (
 // kind Owner that controls them, settling the owner's expectations when
 // Exp is set. With Orphans set, an object no one controls wakes the
 // owners that could adopt it.
+//
+// With Relevant set, an update of an object that keeps its owner wakes
+// the owner only when Relevant says the change matters to it.
 type Handler struct {
-	Owner   schema.GroupVersionKind
-	Exp     *Expectations
-	Orphans func(ctx context.Context, obj client.Object) []reconcile.Request
+	Owner    schema.GroupVersionKind
+	Exp      *Expectations
+	Orphans  func(ctx context.Context, obj client.Object) []reconcile.Request
+	Relevant func(old, new client.Object) bool
 }
 
 func (h *Handler) owner(o client.Object) *reconcile.Request {
@@ -63,6 +67,9 @@ func (h *Handler) Update(ctx context.Context, e event.TypedUpdateEvent[client.Ob
 		q.Add(*oldReq)
 	}
 	if newReq != nil {
+		if oldReq != nil && *oldReq == *newReq && h.Relevant != nil && !h.Relevant(e.ObjectOld, e.ObjectNew) {
+			return
+		}
 		q.Add(*newReq)
 		return
 	}

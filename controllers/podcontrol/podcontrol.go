@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -57,7 +58,7 @@ func copyMap(m map[string]string) map[string]string {
 func Claim[T client.Object](ctx context.Context, c client.Client, owner client.Object, gvk schema.GroupVersionKind, selector labels.Selector, objs []T) ([]T, error) {
 	var claimed []T
 	for _, obj := range objs {
-		ref := metav1.GetControllerOf(obj)
+		ref := metav1.GetControllerOfNoCopy(obj)
 		matches := selector.Matches(labels.Set(obj.GetLabels()))
 		switch {
 		case ref != nil && ref.UID == owner.GetUID():
@@ -115,6 +116,25 @@ func release(ctx context.Context, c client.Client, owner client.Object, obj clie
 // IsActive: neither finished nor being deleted.
 func IsActive(p *corev1.Pod) bool {
 	return p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
+}
+
+// CountsChanged says whether a pod update changes what a ReplicaSet
+// counts or decides on: labels, owners, deletion, phase and readiness
+// (with its time, for minReadySeconds). Binding and other status writes
+// do not.
+func CountsChanged(oldObj, newObj client.Object) bool {
+	o, ok1 := oldObj.(*corev1.Pod)
+	n, ok2 := newObj.(*corev1.Pod)
+	if !ok1 || !ok2 {
+		return true
+	}
+	if !labels.Equals(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences) ||
+		!o.DeletionTimestamp.Equal(n.DeletionTimestamp) || o.Status.Phase != n.Status.Phase {
+		return true
+	}
+	oSince, oReady := ReadySince(o)
+	nSince, nReady := ReadySince(n)
+	return oReady != nReady || !oSince.Equal(nSince)
 }
 
 // IsTerminating: being deleted but not finished.

@@ -47,7 +47,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("replicaset-controller"), clk), exp: expectations.New(clk), pods: pods}
 	return ctrl.NewControllerManagedBy(mgr).Named("replicaset").
 		For(&appsv1.ReplicaSet{}).
-		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp, Orphans: r.orphanOwners}).
+		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp, Orphans: r.orphanOwners, Relevant: podcontrol.CountsChanged}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
