@@ -69,6 +69,11 @@ type Config struct {
 	StatusReportInterval time.Duration
 	// Workers sync pods in parallel (default 16).
 	Workers int
+	// Pods, when set, is a running informer of all pods to share (nodes
+	// simulated beside the controllers, which already watch every pod);
+	// its objects are never modified. Without it the host watches the
+	// pods bound to its nodes itself.
+	Pods cache.SharedIndexInformer
 }
 
 // Host runs the nodes of a Config.
@@ -154,15 +159,25 @@ func (h *Host) Run(ctx context.Context) error {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = podSelector }))
 	nodeInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0, informers.WithTransform(stripManagedFields),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = nodeSelector }))
-	podInformer := podInformers.Core().V1().Pods()
+	podInformer := h.cfg.Pods
+	if podInformer == nil {
+		podInformer = podInformers.Core().V1().Pods().Informer()
+	}
 	nodeInformer := nodeInformers.Core().V1().Nodes()
-	h.pods, h.nodeL = podInformer.Lister(), nodeInformer.Lister()
+	h.pods, h.nodeL = corelisters.NewPodLister(podInformer.GetIndexer()), nodeInformer.Lister()
 	enqueue := func(obj any) {
+		pod, ok := obj.(*corev1.Pod)
+		if t, tomb := obj.(cache.DeletedFinalStateUnknown); tomb {
+			pod, ok = t.Obj.(*corev1.Pod)
+		}
+		if ok && h.nodes[pod.Spec.NodeName] == nil {
+			return // not bound to one of these nodes
+		}
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			h.queue.Add(key)
 		}
 	}
-	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if _, err := podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    enqueue,
 		UpdateFunc: func(_, obj any) { enqueue(obj) },
 		DeleteFunc: enqueue,
@@ -183,7 +198,7 @@ func (h *Host) Run(ctx context.Context) error {
 	nodeInformers.Start(ctx.Done())
 	defer podInformers.Shutdown()
 	defer nodeInformers.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced, nodeInformer.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, nodeInformer.Informer().HasSynced) {
 		return ctx.Err()
 	}
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
 	"github.com/skiffhq/skiff/controllers"
@@ -46,7 +47,17 @@ func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, rootCA 
 		}
 	}()
 	if o.SimNodes > 0 {
-		host, err := o.simHost(cfg)
+		// The simulated nodes share the controllers' watch of all pods
+		// rather than decoding and caching every pod a second time.
+		inf, err := mgr.GetCache().GetInformer(ctx, &corev1.Pod{})
+		if err != nil {
+			return fmt.Errorf("simulated nodes: %w", err)
+		}
+		pods, ok := inf.(toolscache.SharedIndexInformer)
+		if !ok {
+			return fmt.Errorf("simulated nodes: the pod informer is a %T", inf)
+		}
+		host, err := o.simHost(cfg, pods)
 		if err != nil {
 			return err
 		}
@@ -81,7 +92,7 @@ func (o *Options) simCapacity() (corev1.ResourceList, error) {
 
 // simHost describes the simulated nodes sim-0 … sim-N-1: each with the
 // configured capacity and an address of 172.30.0.0/16.
-func (o *Options) simHost(cfg *rest.Config) (*kubelet.Host, error) {
+func (o *Options) simHost(cfg *rest.Config, pods toolscache.SharedIndexInformer) (*kubelet.Host, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0
 	cfg.UserAgent = "kubelet"
@@ -114,5 +125,5 @@ func (o *Options) simHost(cfg *rest.Config) (*kubelet.Host, error) {
 			},
 		})
 	}
-	return kubelet.New(kubelet.Config{Client: client, Nodes: nodes, Clock: clk})
+	return kubelet.New(kubelet.Config{Client: client, Nodes: nodes, Clock: clk, Pods: pods})
 }

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -50,20 +51,48 @@ func main() {
 	out := flag.String("out", "test/bench/results", "directory for results")
 	flag.Parse()
 
-	var rate, p50, p99 []float64
+	var rate, p50, p99, rss, peak []float64
 	for i := 0; i < *runs; i++ {
-		r, a, b := measure(*bin, *nodes, *pods, *deployments)
-		rate, p50, p99 = append(rate, r), append(p50, a), append(p99, b)
+		m := measure(*bin, *nodes, *pods, *deployments)
+		rate, p50, p99 = append(rate, m.rate), append(p50, m.p50), append(p99, m.p99)
+		rss, peak = append(rss, m.rssMiB), append(peak, m.peakMiB)
 	}
 	label := fmt.Sprintf("%d pods, %d sim nodes", *pods, *nodes)
 	report([]result{
 		summarize("pods to Running per second, "+label, "pods/s", rate, ">= 500"),
 		summarize("creation to Running p50, "+label, "ms", p50, ""),
 		summarize("creation to Running p99, "+label, "ms", p99, ""),
+		summarize("server RSS with all pods Running, "+label, "MiB", rss, "< 1024"),
+		summarize("server peak RSS, "+label, "MiB", peak, ""),
 	}, *out, fmt.Sprintf("schedule-%d", *nodes))
 }
 
-func measure(bin string, nodes, pods, deployments int) (rate, p50, p99 float64) {
+type measurement struct {
+	rate, p50, p99  float64
+	rssMiB, peakMiB float64
+}
+
+// memory reads a process's resident and peak resident set in MiB.
+func memory(pid int) (rss, peak float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	must(err)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return rss, peak
+}
+
+func measure(bin string, nodes, pods, deployments int) measurement {
 	dir, err := os.MkdirTemp("", "skiff-bench-schedule-")
 	must(err)
 	defer os.RemoveAll(dir)
@@ -172,6 +201,7 @@ func measure(bin string, nodes, pods, deployments int) (rate, p50, p99 float64) 
 		}
 	}
 	total := end.Sub(start)
+	rss, peak := memory(cmd.Process.Pid)
 	mu.Lock()
 	defer mu.Unlock()
 	var lat []float64
@@ -185,7 +215,7 @@ func measure(bin string, nodes, pods, deployments int) (rate, p50, p99 float64) 
 	if len(lat) == 0 {
 		lat = []float64{0}
 	}
-	return float64(pods) / total.Seconds(), lat[len(lat)/2], lat[len(lat)*99/100]
+	return measurement{rate: float64(pods) / total.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100], rssMiB: rss, peakMiB: peak}
 }
 
 func ready(nodes []corev1.Node) int {
