@@ -423,6 +423,9 @@ func (h *Host) forget(ctx context.Context, key string) error {
 }
 
 func (h *Host) updateStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {
+	// Stored times have whole seconds; compare like with like, or every
+	// sync would send a status that differs only below the second.
+	truncateTimes(&status)
 	if apiequality.Semantic.DeepEqual(pod.Status, status) {
 		return nil
 	}
@@ -460,4 +463,34 @@ func stripManagedFields(obj any) (any, error) {
 		m.SetManagedFields(nil)
 	}
 	return obj, nil
+}
+
+// truncateTimes cuts a status's timestamps to the second, as they are
+// serialized.
+func truncateTimes(st *corev1.PodStatus) {
+	cut := func(t *metav1.Time) {
+		if t != nil && !t.IsZero() {
+			*t = t.Rfc3339Copy()
+		}
+	}
+	cut(st.StartTime)
+	for i := range st.Conditions {
+		cut(&st.Conditions[i].LastProbeTime)
+		cut(&st.Conditions[i].LastTransitionTime)
+	}
+	states := func(s *corev1.ContainerState) {
+		if s.Running != nil {
+			cut(&s.Running.StartedAt)
+		}
+		if s.Terminated != nil {
+			cut(&s.Terminated.StartedAt)
+			cut(&s.Terminated.FinishedAt)
+		}
+	}
+	for _, list := range [][]corev1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses, st.EphemeralContainerStatuses} {
+		for i := range list {
+			states(&list[i].State)
+			states(&list[i].LastTerminationState)
+		}
+	}
 }

@@ -1,11 +1,14 @@
 package kubelet
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -163,5 +166,33 @@ func TestPodStatus(t *testing.T) {
 	s = podStatus(pod, in)
 	if c := condition(s, corev1.PodReady); c.Status != corev1.ConditionFalse || c.Reason != "ReadinessGatesNotReady" {
 		t.Fatalf("gate ignored: %+v", c)
+	}
+}
+
+func TestTruncateTimesMatchesStoredStatus(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 11, 27, 1, 2, 3, 456789, time.UTC))
+	st := corev1.PodStatus{
+		StartTime:  &at,
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, LastTransitionTime: at}},
+		ContainerStatuses: []corev1.ContainerStatus{{
+			State:                corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: at}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{StartedAt: at, FinishedAt: at}},
+		}},
+	}
+	truncateTimes(&st)
+	// What the API server stores and sends back: RFC 3339, whole seconds.
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored corev1.PodStatus
+	if err := json.Unmarshal(raw, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if !apiequality.Semantic.DeepEqual(st, stored) {
+		t.Fatalf("truncated status differs from its stored form:\n%+v\n%+v", st, stored)
+	}
+	if got := st.ContainerStatuses[0].State.Running.StartedAt.Nanosecond(); got != 0 {
+		t.Fatalf("startedAt keeps %d ns", got)
 	}
 }
