@@ -42,8 +42,8 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if sreq.Body == nil {
 		sreq.Body = http.NoBody
 	}
-	pr, pw := io.Pipe()
-	w := &pipeResponseWriter{header: http.Header{}, pipe: pw, started: make(chan struct{}), ctx: ctx}
+	pipe := newBufferedPipe(pipeWindow)
+	w := &pipeResponseWriter{header: http.Header{}, pipe: pipe, started: make(chan struct{}), ctx: ctx}
 	go func() {
 		defer cancel()
 		defer func() {
@@ -51,18 +51,18 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 				// As net/http does: a panicking handler (including
 				// http.ErrAbortHandler on timeouts) aborts the response.
 				w.start(http.StatusInternalServerError)
-				_ = pw.CloseWithError(fmt.Errorf("in-process request %s %s aborted: %v", req.Method, req.URL.Path, p))
+				pipe.closeWrite(fmt.Errorf("in-process request %s %s aborted: %v", req.Method, req.URL.Path, p))
 				return
 			}
 			w.start(http.StatusOK)
-			_ = pw.Close()
+			pipe.closeWrite(io.EOF)
 		}()
 		t.handler.ServeHTTP(w, sreq)
 	}()
 	select {
 	case <-w.started:
 	case <-req.Context().Done():
-		_ = pr.CloseWithError(req.Context().Err())
+		_ = pipe.Close()
 		cancel()
 		return nil, req.Context().Err()
 	}
@@ -73,7 +73,7 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        w.sent,
-		Body:          &pipeBody{PipeReader: pr, cancel: cancel},
+		Body:          &pipeBody{bufferedPipe: pipe, cancel: cancel},
 		ContentLength: -1,
 		Request:       req,
 	}, nil
@@ -82,22 +82,107 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 // pipeBody is a response body whose Close ends the request, as closing a
 // connection would.
 type pipeBody struct {
-	*io.PipeReader
+	*bufferedPipe
 	cancel context.CancelFunc
 }
 
 func (b *pipeBody) Close() error {
 	b.cancel()
-	return b.PipeReader.Close()
+	return b.bufferedPipe.Close()
+}
+
+// pipeWindow is how much a response may run ahead of its reader, as
+// HTTP/2's per-stream flow-control window lets it (client-go's transport
+// uses 4 MiB): a watch's writer must not wait for the reader's goroutine
+// to be scheduled after every event, or the API server counts the watcher
+// as unresponsive and closes it.
+const pipeWindow = 4 << 20
+
+// bufferedPipe connects the handler's writes to the client's reads with
+// a bounded buffer.
+type bufferedPipe struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	buf     []byte
+	limit   int
+	werr    error // set when the writer is done: io.EOF or why it failed
+	rclosed bool
+}
+
+func newBufferedPipe(limit int) *bufferedPipe {
+	p := &bufferedPipe{limit: limit}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// Write appends to the buffer, waiting while it is full; it fails once
+// the reader has closed.
+func (p *bufferedPipe) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for len(b) > 0 {
+		for len(p.buf) >= p.limit && !p.rclosed {
+			p.cond.Wait()
+		}
+		if p.rclosed {
+			return n, io.ErrClosedPipe
+		}
+		k := min(len(b), p.limit-len(p.buf))
+		p.buf = append(p.buf, b[:k]...)
+		b, n = b[k:], n+k
+		p.cond.Broadcast()
+	}
+	return n, nil
+}
+
+// closeWrite ends the stream: readers get what is buffered, then err.
+func (p *bufferedPipe) closeWrite(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.werr == nil {
+		p.werr = err
+	}
+	p.cond.Broadcast()
+}
+
+func (p *bufferedPipe) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.buf) == 0 && p.werr == nil && !p.rclosed {
+		p.cond.Wait()
+	}
+	if p.rclosed {
+		return 0, io.ErrClosedPipe
+	}
+	if len(p.buf) == 0 {
+		return 0, p.werr
+	}
+	n := copy(b, p.buf)
+	p.buf = p.buf[n:]
+	if len(p.buf) == 0 {
+		p.buf = nil // let a large drained buffer go
+	}
+	p.cond.Broadcast()
+	return n, nil
+}
+
+// Close is the reader going away: pending and later writes fail.
+func (p *bufferedPipe) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rclosed, p.buf = true, nil
+	p.cond.Broadcast()
+	return nil
 }
 
 // pipeResponseWriter implements http.ResponseWriter, http.Flusher and
 // http.CloseNotifier (which the API server's filters expect of an HTTP/2
-// connection's writer). Writes block until the client reads them, so
+// connection's writer). Writes are visible to the reader at once, so
 // nothing needs flushing.
 type pipeResponseWriter struct {
 	header http.Header
-	pipe   *io.PipeWriter
+	pipe   *bufferedPipe
 	ctx    context.Context
 
 	once    sync.Once
