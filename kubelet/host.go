@@ -67,7 +67,9 @@ type Config struct {
 	// StatusReportInterval is how often an unchanged node status is
 	// posted again (5 minutes, as upstream).
 	StatusReportInterval time.Duration
-	// Workers sync pods in parallel (default 16).
+	// Workers sync pods in parallel (default 16, or one per node for
+	// larger fleets: each upstream kubelet writes its own pods' status, so
+	// a host of many nodes must not funnel them through a few writers).
 	Workers int
 	// Pods, when set, is a running informer of all pods to share (nodes
 	// simulated beside the controllers, which already watch every pod);
@@ -117,7 +119,7 @@ func New(cfg Config) (*Host, error) {
 		cfg.StatusReportInterval = 5 * time.Minute
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 16
+		cfg.Workers = max(16, len(cfg.Nodes))
 	}
 	h := &Host{cfg: cfg, nodes: map[string]*node{}, uids: map[string]podRef{}, byUID: map[types.UID]string{}}
 	for _, n := range cfg.Nodes {
