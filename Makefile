@@ -41,7 +41,7 @@ test-unit: ## Run the unit tests only
 BENCH ?= all
 bench: build ## Run the benchmarks (test/bench/results); BENCH=startup|schedule runs one
 	@if [ "$(BENCH)" = all ] || [ "$(BENCH)" = startup ]; then $(GO) run ./test/bench/startup -bin bin/skiff; fi
-	@if [ "$(BENCH)" = all ] || [ "$(BENCH)" = schedule ]; then $(GO) run ./test/bench/schedule -bin bin/skiff -nodes 100 -pods 10000; fi
+	@if [ "$(BENCH)" = all ] || [ "$(BENCH)" = schedule ]; then $(GO) run ./test/bench/schedule -bin bin/skiff -nodes 100 -pods 10000 -runs 3; fi
 
 generate: ## Regenerate the OpenAPI definitions
 	hack/update-codegen.sh
