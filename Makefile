@@ -15,7 +15,7 @@ DATA_DIR ?= .skiff
 export CGO_ENABLED := 0
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help build run test test-unit envtest-assets bench generate verify lint
+.PHONY: help build run test test-unit deps test-image envtest-assets bench generate verify lint
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -27,7 +27,14 @@ SIM_NODES ?= 0
 run: build ## Build and start a cluster with its data in ./.skiff (SIM_NODES=3 adds simulated nodes)
 	bin/skiff server --data-dir $(DATA_DIR) --sim-nodes $(SIM_NODES)
 
-test: build ## Run all tests (unit, integration against bin/skiff)
+deps: ## Install the missing runtime packages (containerd, runc, CNI plugins, nftables, busybox-static; needs root)
+	hack/install-deps.sh
+
+test-image: ## Build the local test image (OCI tarball from busybox-static) into bin/test-image.tar
+	$(GO) run ./test/images/build -o bin/test-image.tar
+
+test: build ## Run all tests (unit, integration against bin/skiff); installs missing runtime packages when root
+	@hack/install-deps.sh || echo "warning: runtime packages missing; the tests that need containerd or busybox are skipped" >&2
 	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 envtest-assets: build ## Make bin/envtest: kube-apiserver, etcd and kubectl links to skiff for KUBEBUILDER_ASSETS
