@@ -65,7 +65,7 @@ func Build(w io.Writer, busybox string) error {
 		"schemaVersion": 2,
 		"mediaType":     "application/vnd.oci.image.index.v1+json",
 		"manifests": []any{descriptor("application/vnd.oci.image.manifest.v1+json", manifest, map[string]string{
-			"io.containerd.image.name":         Name,
+			"io.containerd.image.name":          Name,
 			"org.opencontainers.image.ref.name": Name[strings.LastIndex(Name, ":")+1:],
 		})},
 	})
