@@ -63,6 +63,9 @@ func NewOptions() *Options {
 // Paths of the files in the data directory that users and agents read.
 func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kubeconfig") }
 
+// ContainerdDir holds the private containerd's config, images and socket.
+func ContainerdDir(dataDir string) string { return filepath.Join(dataDir, "containerd") }
+
 // TokenPath is the agent join token.
 func TokenPath(dataDir string) string { return filepath.Join(dataDir, "token") }
 
