@@ -5,7 +5,7 @@
 # Idempotent and quiet when everything is present; needs root to install.
 set -euo pipefail
 
-packages=(containerd runc containernetworking-plugins nftables busybox-static)
+packages=(containerd runc containernetworking-plugins iptables iproute2 nftables busybox-static)
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
