@@ -29,7 +29,7 @@ type CNI struct {
 // Pod names a pod's network attachment.
 type Pod struct {
 	// ID identifies the attachment (the pod UID); NetNS is its namespace.
-	ID, NetNS string
+	ID, NetNS       string
 	Namespace, Name string
 	// HostPorts are the pod's containers' hostPort mappings.
 	HostPorts []PortMapping
