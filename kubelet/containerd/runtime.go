@@ -1,0 +1,535 @@
+package containerd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	apievents "github.com/containerd/containerd/api/events"
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
+	"github.com/distribution/reference"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+
+	"github.com/skiffhq/skiff/kubelet"
+	"github.com/skiffhq/skiff/kubelet/network"
+)
+
+// Labels on the containers skiff creates, named as upstream's CRI names
+// them, so that `ctr -n k8s.io containers ls` reads familiarly.
+const (
+	labelPodUID       = "io.kubernetes.pod.uid"
+	labelPodName      = "io.kubernetes.pod.name"
+	labelPodNamespace = "io.kubernetes.pod.namespace"
+	labelContainer    = "io.kubernetes.container.name"
+	labelAttempt      = "skiff.dev/attempt"
+	labelStartedAt    = "skiff.dev/started-at"
+)
+
+// runcRuntime is the shim containerd runs containers with.
+const runcRuntime = "io.containerd.runc.v2"
+
+// Config says where the runtime finds containerd and keeps its state.
+type Config struct {
+	// Address is containerd's socket.
+	Address string
+	// StateDir holds the pods' network namespaces, network state and
+	// container logs.
+	StateDir string
+	// Bridge names the pods' bridge (network.DefaultBridge when empty).
+	Bridge string
+}
+
+// Runtime is a kubelet.Runtime that runs pods' containers in containerd,
+// each pod in a network namespace of its own wired by CNI.
+type Runtime struct {
+	cfg    Config
+	client *containerd.Client
+	events chan types.UID
+
+	mu      sync.Mutex
+	cni     *network.CNI
+	cniCIDR string
+	ips     map[types.UID][]string
+	pods    map[string]types.UID // container ID → pod
+}
+
+var _ kubelet.Runtime = (*Runtime)(nil)
+
+// New connects to containerd and follows its task events until ctx ends.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	c, _, err := Connect(ctx, cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{cfg: cfg, client: c, events: make(chan types.UID, 1024), ips: map[types.UID][]string{}, pods: map[string]types.UID{}}
+	go r.watchEvents(ctx)
+	return r, nil
+}
+
+// Close disconnects from containerd; containers keep running.
+func (r *Runtime) Close() error { return r.client.Close() }
+
+func (r *Runtime) ns(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, Namespace)
+}
+
+// Version implements kubelet.Runtime.
+func (r *Runtime) Version(ctx context.Context) (string, error) {
+	v, err := r.client.Version(r.ns(ctx))
+	if err != nil {
+		return "", err
+	}
+	return "containerd://" + v.Version, nil
+}
+
+// Events implements kubelet.Runtime.
+func (r *Runtime) Events() <-chan types.UID { return r.events }
+
+func (r *Runtime) watchEvents(ctx context.Context) {
+	logger := klog.FromContext(ctx).WithName("containerd")
+	for ctx.Err() == nil {
+		envelopes, errs := r.client.Subscribe(r.ns(ctx), `topic=="/tasks/exit"`)
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-errs:
+				if ctx.Err() == nil {
+					logger.V(2).Info("event stream ended; resubscribing", "err", err)
+				}
+				break loop
+			case e := <-envelopes:
+				if e == nil || e.Event == nil {
+					continue
+				}
+				v, err := typeurl.UnmarshalAny(e.Event)
+				if err != nil {
+					continue
+				}
+				if exit, ok := v.(*apievents.TaskExit); ok {
+					if uid, ok := r.podOf(ctx, exit.ContainerID); ok {
+						select {
+						case r.events <- uid:
+						default: // the host resyncs pods on its own too
+						}
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Runtime) podOf(ctx context.Context, id string) (types.UID, bool) {
+	r.mu.Lock()
+	uid, ok := r.pods[id]
+	r.mu.Unlock()
+	if ok {
+		return uid, true
+	}
+	c, err := r.client.LoadContainer(r.ns(ctx), id)
+	if err != nil {
+		return "", false
+	}
+	labels, err := c.Labels(r.ns(ctx))
+	if err != nil || labels[labelPodUID] == "" {
+		return "", false
+	}
+	return types.UID(labels[labelPodUID]), true
+}
+
+func (r *Runtime) podDir(uid types.UID) string { return filepath.Join(r.cfg.StateDir, "pods", string(uid)) }
+func (r *Runtime) netnsPath(uid types.UID) string {
+	return filepath.Join(r.cfg.StateDir, "netns", string(uid))
+}
+
+// StartSandbox implements kubelet.Runtime: the pod's network namespace,
+// attached to the node's bridge. The addresses are kept in the pod's
+// directory, so a restarted agent finds the same ones.
+func (r *Runtime) StartSandbox(ctx context.Context, pod *corev1.Pod, podCIDR string) ([]string, error) {
+	if pod.Spec.HostNetwork {
+		return nil, nil
+	}
+	r.mu.Lock()
+	ips, ok := r.ips[pod.UID]
+	r.mu.Unlock()
+	if ok {
+		return ips, nil
+	}
+	cni, err := r.network(podCIDR)
+	if err != nil {
+		return nil, err
+	}
+
+	if sb, err := r.loadSandbox(pod.UID); err == nil && len(sb.IPs) > 0 && sb.PodCIDR == podCIDR {
+		if _, err := os.Stat(r.netnsPath(pod.UID)); err == nil {
+			r.remember(pod.UID, sb.IPs)
+			return sb.IPs, nil
+		}
+	}
+	nsPath := r.netnsPath(pod.UID)
+	_ = network.RemoveNetNS(nsPath) // a half-made one of an earlier attempt
+	if err := network.NewNetNS(nsPath); err != nil {
+		return nil, err
+	}
+	ips, err = cni.Setup(ctx, r.attachment(pod))
+	if err != nil {
+		_ = cni.Teardown(ctx, r.attachment(pod))
+		_ = network.RemoveNetNS(nsPath)
+		return nil, err
+	}
+	if err := os.MkdirAll(r.podDir(pod.UID), 0o700); err != nil {
+		return nil, err
+	}
+	data, _ := json.Marshal(sandbox{IPs: ips, PodCIDR: podCIDR})
+	if err := os.WriteFile(r.sandboxFile(pod.UID), data, 0o600); err != nil {
+		return nil, err
+	}
+	r.remember(pod.UID, ips)
+	return ips, nil
+}
+
+// sandbox is what the runtime keeps of a pod's network in its directory,
+// for a restarted agent.
+type sandbox struct {
+	IPs     []string `json:"ips"`
+	PodCIDR string   `json:"podCIDR"`
+}
+
+func (r *Runtime) sandboxFile(uid types.UID) string { return filepath.Join(r.podDir(uid), "sandbox.json") }
+
+func (r *Runtime) loadSandbox(uid types.UID) (sandbox, error) {
+	var sb sandbox
+	data, err := os.ReadFile(r.sandboxFile(uid))
+	if err == nil {
+		err = json.Unmarshal(data, &sb)
+	}
+	return sb, err
+}
+
+// network returns the CNI configuration for podCIDR.
+func (r *Runtime) network(podCIDR string) (*network.CNI, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cni == nil || r.cniCIDR != podCIDR {
+		cni, err := network.NewCNI(podCIDR, r.cfg.Bridge, filepath.Join(r.cfg.StateDir, "cni"))
+		if err != nil {
+			return nil, err
+		}
+		r.cni, r.cniCIDR = cni, podCIDR
+	}
+	return r.cni, nil
+}
+
+func (r *Runtime) remember(uid types.UID, ips []string) {
+	r.mu.Lock()
+	r.ips[uid] = ips
+	r.mu.Unlock()
+}
+
+func (r *Runtime) attachment(pod *corev1.Pod) network.Pod {
+	p := network.Pod{ID: string(pod.UID), NetNS: r.netnsPath(pod.UID), Namespace: pod.Namespace, Name: pod.Name}
+	for _, c := range pod.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.HostPort > 0 {
+				p.HostPorts = append(p.HostPorts, network.PortMapping{HostPort: port.HostPort, ContainerPort: port.ContainerPort,
+					Protocol: strings.ToLower(string(port.Protocol)), HostIP: port.HostIP})
+			}
+		}
+	}
+	return p
+}
+
+// containerID names a container instance within containerd's 76
+// characters: a hash of the pod UID and container name, and the attempt.
+func containerID(uid types.UID, name string, attempt int32) string {
+	sum := sha256.Sum256([]byte(string(uid) + "/" + name))
+	return hex.EncodeToString(sum[:16]) + "-" + strconv.Itoa(int(attempt))
+}
+
+// ImageRef normalizes an image name as upstream does ("busybox" is
+// docker.io/library/busybox:latest).
+func ImageRef(image string) (string, error) {
+	named, err := reference.ParseDockerRef(image)
+	if err != nil {
+		return "", fmt.Errorf("invalid image name %q: %w", image, err)
+	}
+	return named.String(), nil
+}
+
+// StartContainer implements kubelet.Runtime.
+func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt int32) error {
+	ctx = r.ns(ctx)
+	ref, err := ImageRef(c.Image)
+	if err != nil {
+		return err
+	}
+	img, err := r.client.GetImage(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return fmt.Errorf("image %q is not present on the node (load it with `skiff images import`)", c.Image)
+	} else if err != nil {
+		return err
+	}
+	id := containerID(pod.UID, c.Name, attempt)
+	if old, err := r.client.LoadContainer(ctx, id); err == nil {
+		// Left by a start that failed half-way.
+		if t, err := old.Task(ctx, nil); err == nil {
+			_, _ = t.Delete(ctx, containerd.WithProcessKill)
+		}
+		if err := old.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("removing the previous container %s: %w", id, err)
+		}
+	}
+	opts := []oci.SpecOpts{oci.WithImageConfig(img)}
+	switch {
+	case len(c.Command) > 0:
+		opts = append(opts, oci.WithProcessArgs(append(append([]string(nil), c.Command...), c.Args...)...))
+	case len(c.Args) > 0:
+		opts = append(opts, oci.WithImageConfigArgs(img, c.Args))
+	}
+	if c.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))
+	}
+	var env []string
+	for _, e := range c.Env {
+		if e.ValueFrom != nil {
+			return fmt.Errorf("env %s: valueFrom is not supported by this node yet", e.Name)
+		}
+		env = append(env, e.Name+"="+e.Value)
+	}
+	if len(env) > 0 {
+		opts = append(opts, oci.WithEnv(env))
+	}
+	hostname := pod.Name
+	if pod.Spec.Hostname != "" {
+		hostname = pod.Spec.Hostname
+	}
+	if pod.Spec.HostNetwork {
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf)
+	} else {
+		opts = append(opts, oci.WithHostname(hostname),
+			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: r.netnsPath(pod.UID)}))
+	}
+	labels := map[string]string{
+		labelPodUID: string(pod.UID), labelPodName: pod.Name, labelPodNamespace: pod.Namespace,
+		labelContainer: c.Name, labelAttempt: strconv.Itoa(int(attempt)),
+	}
+	container, err := r.client.NewContainer(ctx, id,
+		containerd.WithImage(img),
+		containerd.WithSnapshotter(Snapshotter),
+		containerd.WithNewSnapshot(id, img),
+		containerd.WithRuntime(runcRuntime, nil),
+		containerd.WithContainerLabels(labels),
+		containerd.WithNewSpec(opts...))
+	if err != nil {
+		return fmt.Errorf("creating container %s: %w", c.Name, err)
+	}
+	r.mu.Lock()
+	r.pods[id] = pod.UID
+	r.mu.Unlock()
+	logDir := filepath.Join(r.podDir(pod.UID), c.Name)
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		return err
+	}
+	task, err := container.NewTask(ctx, cio.LogFile(filepath.Join(logDir, strconv.Itoa(int(attempt))+".log")))
+	if err != nil {
+		return fmt.Errorf("creating the task of container %s: %w", c.Name, err)
+	}
+	if err := task.Start(ctx); err != nil {
+		_, _ = task.Delete(ctx, containerd.WithProcessKill)
+		return fmt.Errorf("starting container %s: %w", c.Name, err)
+	}
+	if _, err := container.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		return fmt.Errorf("labelling container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// podContainers lists the pod's container instances.
+func (r *Runtime) podContainers(ctx context.Context, uid types.UID) ([]containerd.Container, error) {
+	return r.client.Containers(ctx, fmt.Sprintf(`labels."%s"==%s`, labelPodUID, uid))
+}
+
+// Containers implements kubelet.Runtime.
+func (r *Runtime) Containers(ctx context.Context, pod *corev1.Pod) (map[string]kubelet.ContainerState, error) {
+	ctx = r.ns(ctx)
+	list, err := r.podContainers(ctx, pod.UID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]kubelet.ContainerState{}
+	for _, c := range list {
+		info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
+		if err != nil {
+			continue
+		}
+		name := info.Labels[labelContainer]
+		attempt, _ := strconv.Atoi(info.Labels[labelAttempt])
+		started, err := time.Parse(time.RFC3339Nano, info.Labels[labelStartedAt])
+		if err != nil {
+			continue // never started
+		}
+		if prev, ok := out[name]; ok && prev.Attempt > int32(attempt) {
+			continue
+		}
+		st := kubelet.ContainerState{ID: "containerd://" + c.ID(), ImageRef: r.imageRef(ctx, info.Image), Attempt: int32(attempt), StartedAt: started}
+		task, err := c.Task(ctx, nil)
+		switch {
+		case errdefs.IsNotFound(err):
+			st.Exited, st.ExitCode, st.Reason, st.FinishedAt = true, 255, "Unknown", started
+		case err != nil:
+			return nil, err
+		default:
+			status, err := task.Status(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if status.Status == containerd.Stopped {
+				st.Exited, st.ExitCode, st.FinishedAt = true, int32(status.ExitStatus), status.ExitTime
+				st.Reason = "Completed"
+				if st.ExitCode != 0 {
+					st.Reason = "Error"
+				}
+			}
+		}
+		out[name] = st
+	}
+	return out, nil
+}
+
+// imageRef is the image's name by digest, as status.containerStatuses[].imageID.
+func (r *Runtime) imageRef(ctx context.Context, name string) string {
+	img, err := r.client.ImageService().Get(ctx, name)
+	if err != nil {
+		return name
+	}
+	repo := name
+	if named, err := reference.ParseNormalizedNamed(name); err == nil {
+		repo = named.Name()
+	}
+	return repo + "@" + img.Target.Digest.String()
+}
+
+// StopPod implements kubelet.Runtime: SIGTERM to every running
+// container, SIGKILL to those still running after grace.
+func (r *Runtime) StopPod(ctx context.Context, pod *corev1.Pod, grace time.Duration) error {
+	ctx = r.ns(ctx)
+	list, err := r.podContainers(ctx, pod.UID)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(list))
+	for i, c := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = stopTask(ctx, c, grace)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func stopTask(ctx context.Context, c containerd.Container, grace time.Duration) error {
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	status, err := task.Status(ctx)
+	if err != nil || status.Status == containerd.Stopped {
+		return nil
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if grace > 0 {
+		if err := task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(grace):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RemovePod implements kubelet.Runtime.
+func (r *Runtime) RemovePod(ctx context.Context, uid types.UID) error {
+	ctx = r.ns(ctx)
+	list, err := r.podContainers(ctx, uid)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range list {
+		if task, err := c.Task(ctx, nil); err == nil {
+			if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+		}
+		if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+		r.mu.Lock()
+		delete(r.pods, c.ID())
+		r.mu.Unlock()
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	r.mu.Lock()
+	delete(r.ips, uid)
+	r.mu.Unlock()
+	nsPath := r.netnsPath(uid)
+	if sb, err := r.loadSandbox(uid); err == nil {
+		cni, err := r.network(sb.PodCIDR)
+		if err != nil {
+			return err
+		}
+		if err := cni.Teardown(ctx, network.Pod{ID: string(uid), NetNS: nsPath}); err != nil {
+			return err
+		}
+	}
+	if err := network.RemoveNetNS(nsPath); err != nil {
+		return err
+	}
+	return os.RemoveAll(r.podDir(uid))
+}

@@ -1,0 +1,146 @@
+package containerd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/skiffhq/skiff/test/images"
+)
+
+func TestRuntimeRunsAPod(t *testing.T) {
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("busybox-static is not installed (hack/install-deps.sh)")
+	}
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		t.Skip("the CNI plugins are not installed (hack/install-deps.sh)")
+	}
+	s := startContainerd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var tarball bytes.Buffer
+	if err := images.Build(&tarball, "/bin/busybox"); err != nil {
+		t.Fatal(err)
+	}
+	c, cctx, err := Connect(ctx, s.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(cctx, c, &tarball); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	bridge := fmt.Sprintf("skr%d", os.Getpid()%100000)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
+	state := t.TempDir()
+	rt, err := New(ctx, Config{Address: s.Address(), StateDir: state, Bridge: bridge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if v, err := rt.Version(ctx); err != nil || len(v) < len("containerd://1") {
+		t.Fatalf("version %q, %v", v, err)
+	}
+
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: types.UID("0c6a3a4e-1111-4d6e-9c1e-3f1b8e2a7d01")},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "httpd", Image: images.Name, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/var/www"}},
+			{Name: "quits", Image: images.Name, Command: []string{"sh", "-c", "exit 3"}},
+		}},
+	}
+	removed := false
+	t.Cleanup(func() {
+		if !removed {
+			_ = rt.RemovePod(context.Background(), pod.UID)
+		}
+	})
+	ips, err := rt.StartSandbox(ctx, pod, "10.251.9.0/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := rt.StartSandbox(ctx, pod, "10.251.9.0/24")
+	if err != nil || len(ips) != 1 || len(again) != 1 || again[0] != ips[0] {
+		t.Fatalf("sandbox IPs %v then %v (%v)", ips, again, err)
+	}
+	for i := range pod.Spec.Containers {
+		if err := rt.StartContainer(ctx, pod, &pod.Spec.Containers[i], 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The pod serves on its IP, reached from the host over the bridge.
+	var body string
+	eventually(t, "the pod to serve HTTP", func() bool {
+		resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + ips[0] + ":8080/index.html")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	})
+	if body != "skiff test image\n" {
+		t.Fatalf("served %q", body)
+	}
+	// The container that exits is reported with its code, and its pod
+	// comes back through Events.
+	select {
+	case uid := <-rt.Events():
+		if uid != pod.UID {
+			t.Fatalf("event for %s", uid)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no event for the exited container")
+	}
+	states, err := rt.Containers(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := states["quits"]; !st.Exited || st.ExitCode != 3 || st.Reason != "Error" {
+		t.Fatalf("quits: %+v", st)
+	}
+	if st := states["httpd"]; st.Exited || st.StartedAt.IsZero() || st.ImageRef == "" || st.ID == "" {
+		t.Fatalf("httpd: %+v", st)
+	}
+
+	// busybox httpd as PID 1 ignores SIGTERM: killed after the grace period.
+	if err := rt.StopPod(ctx, pod, 500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	states, err = rt.Containers(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := states["httpd"]; !st.Exited || st.ExitCode != 137 {
+		t.Fatalf("httpd after stop: %+v", st)
+	}
+	if err := rt.RemovePod(ctx, pod.UID); err != nil {
+		t.Fatal(err)
+	}
+	removed = true
+	states, err = rt.Containers(ctx, pod)
+	if err != nil || len(states) != 0 {
+		t.Fatalf("after removal: %v %v", states, err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "netns", string(pod.UID))); !os.IsNotExist(err) {
+		t.Fatalf("netns left behind: %v", err)
+	}
+	// Removing again is not an error.
+	if err := rt.RemovePod(ctx, pod.UID); err != nil {
+		t.Fatal(err)
+	}
+}
