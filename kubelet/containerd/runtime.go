@@ -160,7 +160,9 @@ func (r *Runtime) podOf(ctx context.Context, id string) (types.UID, bool) {
 	return types.UID(labels[labelPodUID]), true
 }
 
-func (r *Runtime) podDir(uid types.UID) string { return filepath.Join(r.cfg.StateDir, "pods", string(uid)) }
+func (r *Runtime) podDir(uid types.UID) string {
+	return filepath.Join(r.cfg.StateDir, "pods", string(uid))
+}
 func (r *Runtime) netnsPath(uid types.UID) string {
 	return filepath.Join(r.cfg.StateDir, "netns", string(uid))
 }
@@ -218,7 +220,9 @@ type sandbox struct {
 	PodCIDR string   `json:"podCIDR"`
 }
 
-func (r *Runtime) sandboxFile(uid types.UID) string { return filepath.Join(r.podDir(uid), "sandbox.json") }
+func (r *Runtime) sandboxFile(uid types.UID) string {
+	return filepath.Join(r.podDir(uid), "sandbox.json")
+}
 
 func (r *Runtime) loadSandbox(uid types.UID) (sandbox, error) {
 	var sb sandbox
