@@ -24,8 +24,11 @@ build: ## Build bin/skiff
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
 
 SIM_NODES ?= 0
-run: build ## Build and start a cluster with its data in ./.skiff (SIM_NODES=3 adds simulated nodes)
-	bin/skiff server --data-dir $(DATA_DIR) --sim-nodes $(SIM_NODES)
+ARGS ?=
+run: build ## Build and start a cluster with its data in ./.skiff, this machine its node (SIM_NODES=3 adds simulated nodes; ARGS="--runtime sim" without root)
+	@hack/install-deps.sh || echo "warning: could not install the runtime packages; use ARGS=\"--runtime sim\" or ARGS=\"--disable-agent\"" >&2
+	@if [ -x /bin/busybox ]; then $(GO) run ./test/images/build -o bin/test-image.tar && mkdir -p $(DATA_DIR)/images && cp bin/test-image.tar $(DATA_DIR)/images/; fi
+	bin/skiff server --data-dir $(DATA_DIR) --sim-nodes $(SIM_NODES) $(ARGS)
 
 deps: ## Install the missing runtime packages (containerd, runc, CNI plugins, nftables, busybox-static; needs root)
 	hack/install-deps.sh

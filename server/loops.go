@@ -23,7 +23,7 @@ import (
 // nodes if any, against the server's own API until ctx ends.
 // settled is called once the controllers' caches are filled, to return
 // what filling them left behind.
-func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, rootCA []byte, settled func()) error {
+func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, dataDir string, rootCA []byte, settled func()) error {
 	_, clusterCIDR, _ := net.ParseCIDR(o.ClusterCIDR)
 	g, ctx := errgroup.WithContext(ctx)
 	mgr, err := controllers.New(cfg, controllers.Options{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, RootCA: rootCA})
@@ -46,24 +46,35 @@ func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, rootCA 
 			}
 		}
 	}()
-	if o.SimNodes > 0 {
-		// The simulated nodes share the controllers' watch of all pods
-		// rather than decoding and caching every pod a second time.
+	var local []kubelet.NodeConfig
+	if !o.DisableAgent {
+		n, run, err := o.localNode(ctx, dataDir)
+		if err != nil {
+			return err
+		}
+		local = append(local, n)
+		if run != nil {
+			g.Go(func() error { return run(ctx) })
+		}
+	}
+	if o.SimNodes > 0 || len(local) > 0 {
+		// The nodes share the controllers' watch of all pods rather than
+		// decoding and caching every pod a second time.
 		inf, err := mgr.GetCache().GetInformer(ctx, &corev1.Pod{})
 		if err != nil {
-			return fmt.Errorf("simulated nodes: %w", err)
+			return fmt.Errorf("node agent: %w", err)
 		}
 		pods, ok := inf.(toolscache.SharedIndexInformer)
 		if !ok {
-			return fmt.Errorf("simulated nodes: the pod informer is a %T", inf)
+			return fmt.Errorf("node agent: the pod informer is a %T", inf)
 		}
-		host, err := o.simHost(cfg, pods)
+		host, err := o.nodeHost(cfg, pods, local)
 		if err != nil {
 			return err
 		}
 		g.Go(func() error {
 			if err := host.Run(ctx); err != nil {
-				return fmt.Errorf("simulated nodes: %w", err)
+				return fmt.Errorf("node agent: %w", err)
 			}
 			return nil
 		})
@@ -92,7 +103,8 @@ func (o *Options) simCapacity() (corev1.ResourceList, error) {
 
 // simHost describes the simulated nodes sim-0 … sim-N-1: each with the
 // configured capacity and an address of 172.30.0.0/16.
-func (o *Options) simHost(cfg *rest.Config, pods toolscache.SharedIndexInformer) (*kubelet.Host, error) {
+// nodeHost runs the local node (if any) and the simulated ones.
+func (o *Options) nodeHost(cfg *rest.Config, pods toolscache.SharedIndexInformer, local []kubelet.NodeConfig) (*kubelet.Host, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0
 	cfg.UserAgent = "kubelet"
@@ -105,7 +117,7 @@ func (o *Options) simHost(cfg *rest.Config, pods toolscache.SharedIndexInformer)
 		return nil, err
 	}
 	clk := clock.RealClock{}
-	var nodes []kubelet.NodeConfig
+	nodes := local
 	for i := range o.SimNodes {
 		name := fmt.Sprintf("sim-%d", i)
 		ip := net.IPv4(172, 30, byte((i+1)>>8), byte((i+1)&0xff)).String()

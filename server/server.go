@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"github.com/skiffhq/skiff/apiserver"
 	"github.com/skiffhq/skiff/apiserver/certs"
 	"github.com/skiffhq/skiff/apiserver/etcd"
+	"github.com/skiffhq/skiff/kubelet/network"
 	"github.com/skiffhq/skiff/server/pageout"
 )
 
@@ -51,13 +53,25 @@ type Options struct {
 	// SimNodeCapacity is each simulated node's capacity.
 	SimNodeCPU, SimNodeMemory string
 	SimNodePods               int
+
+	// DisableAgent runs the control plane without a node on this machine.
+	DisableAgent bool
+	// Runtime runs the local node's pods: "containerd" or "sim".
+	Runtime string
+	// ContainerRuntimeEndpoint names a running containerd to use instead
+	// of starting one.
+	ContainerRuntimeEndpoint string
+	// NodeName names the local node (default: the hostname).
+	NodeName string
+	// PodBridge names the local node's pod bridge.
+	PodBridge string
 }
 
 // NewOptions returns the defaults of `skiff server`.
 func NewOptions() *Options {
 	return &Options{DataDir: ".skiff", BindAddress: "127.0.0.1", SecurePort: 6443, ServiceClusterIPRange: "10.96.0.0/12",
 		ClusterCIDR: "10.244.0.0/16", NodeMonitorGracePeriod: 40 * time.Second,
-		SimNodeCPU: "8", SimNodeMemory: "32Gi", SimNodePods: 110}
+		SimNodeCPU: "8", SimNodeMemory: "32Gi", SimNodePods: 110, Runtime: RuntimeContainerd, PodBridge: network.DefaultBridge}
 }
 
 // Paths of the files in the data directory that users and agents read.
@@ -98,12 +112,37 @@ func (o *Options) Validate() error {
 	if _, err := o.simCapacity(); err != nil {
 		errs = append(errs, err)
 	}
+	if l := len(o.PodBridge); l == 0 || l > 15 {
+		errs = append(errs, fmt.Errorf("--pod-bridge %q: a network interface name of 1 to 15 characters", o.PodBridge))
+	}
+	if o.Runtime != RuntimeContainerd && o.Runtime != RuntimeSim {
+		errs = append(errs, fmt.Errorf("--runtime %q: must be %s or %s", o.Runtime, RuntimeContainerd, RuntimeSim))
+	}
 	return errors.Join(errs...)
+}
+
+// preflight checks what the local node agent needs before anything starts.
+func (o *Options) preflight() error {
+	if o.DisableAgent || o.Runtime != RuntimeContainerd {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the containerd runtime needs root; %s", agentHint)
+	}
+	if o.ContainerRuntimeEndpoint == "" {
+		if _, err := exec.LookPath("containerd"); err != nil {
+			return fmt.Errorf("containerd is not installed (hack/install-deps.sh installs it; --container-runtime-endpoint names a running one); %s", agentHint)
+		}
+	}
+	return nil
 }
 
 // Run starts everything and serves until ctx ends.
 func (o *Options) Run(ctx context.Context) error {
 	if err := o.Validate(); err != nil {
+		return err
+	}
+	if err := o.preflight(); err != nil {
 		return err
 	}
 	logger := klog.FromContext(ctx)
@@ -206,7 +245,7 @@ func (o *Options) Run(ctx context.Context) error {
 			errCh <- fmt.Errorf("reading the cluster CA: %w", err)
 			return
 		}
-		if err := o.runControlLoops(ctx, srv.InProcessClientConfig(), rootCA, settled); err != nil && ctx.Err() == nil {
+		if err := o.runControlLoops(ctx, srv.InProcessClientConfig(), dataDir, rootCA, settled); err != nil && ctx.Err() == nil {
 			errCh <- err
 		}
 	}()

@@ -16,7 +16,7 @@ func newServerCommand() *cobra.Command {
 	o := server.NewOptions()
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run a cluster: embedded etcd and the API server in one process",
+		Short: "Run a cluster: embedded etcd, the API server, the controllers and this machine's node in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ready := make(chan struct{})
@@ -43,6 +43,11 @@ func newServerCommand() *cobra.Command {
 	fs.StringVar(&o.SimNodeCPU, "sim-node-cpu", o.SimNodeCPU, "CPU capacity of each simulated node")
 	fs.StringVar(&o.SimNodeMemory, "sim-node-memory", o.SimNodeMemory, "memory capacity of each simulated node")
 	fs.IntVar(&o.SimNodePods, "sim-node-pods", o.SimNodePods, "pod capacity of each simulated node")
+	fs.BoolVar(&o.DisableAgent, "disable-agent", o.DisableAgent, "run the control plane alone, without a node on this machine")
+	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how the local node runs pods: containerd (real containers; needs root) or sim (simulated)")
+	fs.StringVar(&o.ContainerRuntimeEndpoint, "container-runtime-endpoint", o.ContainerRuntimeEndpoint, "a running containerd to use (unix:///run/containerd/containerd.sock) instead of starting one under --data-dir")
+	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the local node (default: the hostname)")
+	fs.StringVar(&o.PodBridge, "pod-bridge", o.PodBridge, "name of the local node's pod network bridge")
 	return cmd
 }
 

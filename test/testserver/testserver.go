@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,11 +95,19 @@ type Server struct {
 }
 
 // Start runs `skiff server` with a fresh data dir and waits until it is
-// ready; the server is stopped when the test ends.
+// ready; the server is stopped when the test ends. Unless the arguments
+// choose a --runtime, the server runs without a node on this machine
+// (--disable-agent), so tests do not share the machine's containerd,
+// bridge and node name.
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
 	s := &Server{DataDir: t.TempDir()}
 	s.Args = extraArgs
+	if !slices.ContainsFunc(extraArgs, func(a string) bool {
+		return strings.HasPrefix(a, "--runtime") || strings.HasPrefix(a, "--disable-agent")
+	}) {
+		s.Args = append([]string{"--disable-agent"}, extraArgs...)
+	}
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func measure(bin string, nodes, pods, deployments int) measurement {
 	must(err)
 	defer os.RemoveAll(dir)
 	port := freePort()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(port), "--sim-nodes", strconv.Itoa(nodes),
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(port), "--disable-agent", "--sim-nodes", strconv.Itoa(nodes),
 		"--sim-node-pods", strconv.Itoa(max(110, 2*pods/nodes)))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	must(cmd.Start())

@@ -79,7 +79,7 @@ func measureStart(bin string, runs int, idle time.Duration) (fresh, existing, rs
 
 func start(bin, dir string) (float64, *os.Process) {
 	port := freePort()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(port))
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(port), "--disable-agent")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	begin := time.Now()
 	must(cmd.Start())

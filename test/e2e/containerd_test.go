@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiffhq/skiff/test/images"
+	"github.com/skiffhq/skiff/test/testserver"
+)
+
+func eventually(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("not within %s: %v", timeout, err)
+}
+
+func needRuntime(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the containerd node agent needs root")
+	}
+	for _, bin := range []string{"containerd", "runc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (hack/install-deps.sh)", bin)
+		}
+	}
+	for _, f := range []string{"/usr/lib/cni/bridge", "/bin/busybox"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("%s is missing (hack/install-deps.sh)", f)
+		}
+	}
+}
+
+// TestContainerdNode runs `skiff server --runtime containerd` as a user
+// would: the machine's node registers Ready with real capacity, the test
+// image is imported with `skiff images import`, a Deployment's pods serve
+// HTTP on their pod IPs, containers' exit codes reach pod status, and
+// deleting the pods leaves no container or network namespace behind.
+func TestContainerdNode(t *testing.T) {
+	needRuntime(t)
+	id := os.Getpid() % 100000
+	bridge := fmt.Sprintf("ske%d", id)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
+	node := fmt.Sprintf("e2e-%d", id)
+	srv := testserver.Start(t, "--runtime", "containerd", "--node-name", node, "--pod-bridge", bridge, "--cluster-cidr", "10.252.0.0/16")
+	k := func(args ...string) string {
+		t.Helper()
+		out, err := srv.Kubectl(args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	agentState := filepath.Join(srv.DataDir, "agent")
+	// Whatever happens, leave no running container behind.
+	t.Cleanup(func() {
+		_, _ = srv.Kubectl("delete", "deployments,jobs,pods", "--all", "--grace-period=0", "--wait=true", "--timeout=60s")
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			if entries, _ := os.ReadDir(filepath.Join(agentState, "pods")); len(entries) == 0 {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Errorf("pods' containers still present in %s", agentState)
+	})
+
+	eventually(t, 30*time.Second, func() error {
+		out, _ := srv.Kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.podCIDR} {.status.capacity.cpu} {.status.nodeInfo.containerRuntimeVersion}`)
+		if !strings.HasPrefix(out, "True 10.252.") || !strings.Contains(out, "containerd://") {
+			return fmt.Errorf("node: %q", out)
+		}
+		return nil
+	})
+
+	bin, err := testserver.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarball := filepath.Join(t.TempDir(), "test-image.tar")
+	f, err := os.Create(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := images.Build(f, "/bin/busybox"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, err := exec.Command(bin, "images", "import", "--data-dir", srv.DataDir, tarball).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "imported "+images.Name) {
+		t.Fatalf("skiff images import: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "images", "ls", "--data-dir", srv.DataDir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), images.Name) {
+		t.Fatalf("skiff images ls: %v\n%s", err, out)
+	}
+
+	manifest := fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: httpd, image: %[1]s, command: [httpd, -f, -p, "8080", -h, /var/www]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fails}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: main, image: %[1]s, command: [sh, -c, "exit 3"]}
+`, images.Name)
+	if out, err := srv.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	k("rollout", "status", "deployment/web", "--timeout=60s")
+	ips := strings.Fields(k("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}"))
+	if len(ips) != 2 {
+		t.Fatalf("pod IPs %v", ips)
+	}
+	for _, ip := range ips {
+		if !strings.HasPrefix(ip, "10.252.") {
+			t.Fatalf("pod IP %s not from the node's podCIDR", ip)
+		}
+		eventually(t, 20*time.Second, func() error {
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/index.html")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if string(body) != "skiff test image\n" {
+				return fmt.Errorf("served %q", body)
+			}
+			return nil
+		})
+	}
+	eventually(t, 30*time.Second, func() error {
+		out, _ := srv.Kubectl("get", "pod", "fails", "-o", `jsonpath={.status.phase} {.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason}`)
+		if out != "Failed 3 Error" {
+			return fmt.Errorf("pod fails: %q", out)
+		}
+		return nil
+	})
+
+	k("delete", "deployment", "web", "--wait=true")
+	k("delete", "pod", "fails", "--wait=true")
+	eventually(t, 60*time.Second, func() error {
+		if out, _ := srv.Kubectl("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); strings.TrimSpace(out) != "" {
+			return fmt.Errorf("pods left: %s", out)
+		}
+		for _, dir := range []string{"pods", "netns"} {
+			if entries, _ := os.ReadDir(filepath.Join(agentState, dir)); len(entries) != 0 {
+				return fmt.Errorf("%s left in %s", entries[0].Name(), dir)
+			}
+		}
+		return nil
+	})
+}
