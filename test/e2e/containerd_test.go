@@ -15,18 +15,8 @@ import (
 	"github.com/skiffhq/skiff/test/testserver"
 )
 
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("not within %s: %v", timeout, err)
-}
+// eventually polls f until it succeeds (testserver.Eventually).
+var eventually = testserver.Eventually
 
 func needRuntime(t *testing.T) {
 	t.Helper()

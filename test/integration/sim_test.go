@@ -10,18 +10,8 @@ import (
 )
 
 // eventually retries f until it returns nil or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("not within %s: %v", timeout, err)
-}
+// eventually polls f until it succeeds (testserver.Eventually).
+var eventually = testserver.Eventually
 
 // TestSimulatedCluster drives `skiff server --sim-nodes 3` with kubectl as
 // a user would: a Deployment rolled out, updated and rolled back, a Job to
