@@ -152,6 +152,27 @@ spec:
 		return nil
 	})
 
+	// A restart of the server adopts the running containers: same IDs,
+	// no restarts, still serving.
+	before := k("get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount} {end}`)
+	srv.Restart(t)
+	eventually(t, 30*time.Second, func() error {
+		out, _ := srv.Kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		if out != "True" {
+			return fmt.Errorf("node Ready=%q after restart", out)
+		}
+		return nil
+	})
+	after := k("get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount} {end}`)
+	if before != after || !strings.Contains(after, "/0") {
+		t.Fatalf("containers after restart: %q, before: %q", after, before)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ips[0] + ":8080/index.html")
+	if err != nil {
+		t.Fatalf("pod not serving after the restart: %v", err)
+	}
+	resp.Body.Close()
+
 	k("delete", "deployment", "web", "--wait=true")
 	k("delete", "pod", "fails", "--wait=true")
 	eventually(t, 60*time.Second, func() error {
