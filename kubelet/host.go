@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,8 +17,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -86,9 +90,10 @@ type Host struct {
 	pods  corelisters.PodLister
 	nodeL corelisters.NodeLister
 
-	mu    sync.Mutex
-	uids  map[string]podRef    // pod key → what the runtime holds for it
-	byUID map[types.UID]string // and back, for runtime events
+	mu      sync.Mutex
+	uids    map[string]podRef        // pod key → what the runtime holds for it
+	byUID   map[types.UID]string     // and back, for runtime events
+	backoff map[string]*startBackoff // "uid/container" → failed start
 }
 
 type podRef struct {
@@ -97,8 +102,9 @@ type podRef struct {
 }
 
 type node struct {
-	cfg   NodeConfig
-	lease *leaseState
+	cfg      NodeConfig
+	lease    *leaseState
+	recorder record.EventRecorder
 }
 
 // New checks a Config and returns its Host.
@@ -121,7 +127,7 @@ func New(cfg Config) (*Host, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = max(16, len(cfg.Nodes))
 	}
-	h := &Host{cfg: cfg, nodes: map[string]*node{}, uids: map[string]podRef{}, byUID: map[types.UID]string{}}
+	h := &Host{cfg: cfg, nodes: map[string]*node{}, uids: map[string]podRef{}, byUID: map[types.UID]string{}, backoff: map[string]*startBackoff{}}
 	for _, n := range cfg.Nodes {
 		if n.Name == "" || n.Runtime == nil {
 			return nil, errors.New("kubelet: every node needs a name and a runtime")
@@ -142,6 +148,15 @@ func (h *Host) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx).WithName("kubelet")
 	ctx = klog.NewContext(ctx, logger)
 	defer h.queue.ShutDown()
+
+	// Events as upstream's kubelet records them: core/v1, source kubelet
+	// on the node, through the correlator's aggregation and spam filter.
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: h.cfg.Client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	for name, n := range h.nodes {
+		n.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: name})
+	}
 
 	if err := h.registerAll(ctx); err != nil {
 		return err
@@ -360,6 +375,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return 0, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.sandbox = true
+	var retryAt time.Time
 	for range 2 + len(pod.Spec.InitContainers) {
 		if in.states, err = rt.Containers(ctx, pod); err != nil {
 			return 0, err
@@ -368,10 +384,25 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		if len(in.plan.start) == 0 {
 			break
 		}
+		failed := false
 		for _, a := range in.plan.start {
-			if err := rt.StartContainer(ctx, pod, a.container, a.attempt); err != nil {
+			until, err := h.startContainer(ctx, n, pod, a, now, &in)
+			if err != nil {
 				return 0, fmt.Errorf("starting container %q: %w", a.container.Name, err)
 			}
+			if !until.IsZero() {
+				failed = true
+				if retryAt.IsZero() || until.Before(retryAt) {
+					retryAt = until
+				}
+			}
+		}
+		if failed {
+			in.states, err = rt.Containers(ctx, pod)
+			if err != nil {
+				return 0, err
+			}
+			break
 		}
 	}
 	status := podStatus(pod, in)
@@ -384,10 +415,83 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		}
 		return 0, rt.RemovePod(ctx, pod.UID)
 	}
+	if !retryAt.IsZero() && (in.plan.requeue.IsZero() || retryAt.Before(in.plan.requeue)) {
+		in.plan.requeue = retryAt
+	}
 	if !in.plan.requeue.IsZero() {
 		return max(in.plan.requeue.Sub(now), time.Millisecond), nil
 	}
 	return 0, nil
+}
+
+// Back-off of containers that failed to start (image pulls included), as
+// upstream's kubelet: 10 s, doubling up to 5 minutes.
+const (
+	startBackoffInitial = 10 * time.Second
+	startBackoffMax     = 5 * time.Minute
+)
+
+type startBackoff struct {
+	until time.Time
+	delay time.Duration
+	err   *StartError
+}
+
+// startContainer starts one container unless it is backing off after a
+// failure; a failure the pod's status can explain is recorded in in and
+// answered with when to retry, not returned.
+func (h *Host) startContainer(ctx context.Context, n *node, pod *corev1.Pod, a startAction, now time.Time, in *statusInput) (time.Time, error) {
+	key := string(pod.UID) + "/" + a.container.Name
+	h.mu.Lock()
+	b := h.backoff[key]
+	h.mu.Unlock()
+	if in.startErrors == nil {
+		in.startErrors = map[string]*StartError{}
+	}
+	if b != nil && now.Before(b.until) {
+		shown := b.err
+		if b.err.Reason == ReasonErrImagePull {
+			shown = &StartError{Reason: ReasonImagePullBackOff, Message: fmt.Sprintf("Back-off pulling image %q: %s", a.container.Image, b.err.Message)}
+			h.event(n, pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", a.container.Image)
+		}
+		in.startErrors[a.container.Name] = shown
+		return b.until, nil
+	}
+	err := n.cfg.Runtime.StartContainer(ctx, pod, a.container, a.attempt)
+	var se *StartError
+	switch {
+	case err == nil:
+		h.mu.Lock()
+		delete(h.backoff, key)
+		h.mu.Unlock()
+		if !n.cfg.Simulated {
+			h.event(n, pod, corev1.EventTypeNormal, "Started", "Started container %s", a.container.Name)
+		}
+		return time.Time{}, nil
+	case errors.As(err, &se):
+		delay := startBackoffInitial
+		if b != nil {
+			delay = min(2*b.delay, startBackoffMax)
+		}
+		h.mu.Lock()
+		h.backoff[key] = &startBackoff{until: now.Add(delay), delay: delay, err: se}
+		h.mu.Unlock()
+		in.startErrors[a.container.Name] = se
+		if se.Reason == ReasonErrImagePull {
+			h.event(n, pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", a.container.Image, se.Message)
+		}
+		h.event(n, pod, corev1.EventTypeWarning, "Failed", "Error: %s", se.Reason)
+		return now.Add(delay), nil
+	default:
+		return time.Time{}, err
+	}
+}
+
+// event records an event about a pod as the node's kubelet.
+func (h *Host) event(n *node, pod *corev1.Pod, eventtype, reason, format string, args ...any) {
+	if n.recorder != nil {
+		n.recorder.Eventf(pod, eventtype, reason, format, args...)
+	}
 }
 
 // rememberUID notes which pod UID a key names; when a pod is replaced by
@@ -414,6 +518,11 @@ func (h *Host) forget(ctx context.Context, key string) error {
 	ref, ok := h.uids[key]
 	delete(h.uids, key)
 	delete(h.byUID, ref.uid)
+	for k := range h.backoff {
+		if strings.HasPrefix(k, string(ref.uid)+"/") {
+			delete(h.backoff, k)
+		}
+	}
 	h.mu.Unlock()
 	if !ok {
 		return nil

@@ -193,6 +193,8 @@ type statusInput struct {
 	// waitReason explains containers not started yet when the sandbox is
 	// missing (e.g. the node has no podCIDR yet).
 	waitReason, waitMessage string
+	// startErrors explain containers that could not be started, by name.
+	startErrors map[string]*StartError
 }
 
 // podStatus builds the pod's status from the runtime's view, keeping the
@@ -364,7 +366,9 @@ func containerStatus(pod *corev1.Pod, c *corev1.Container, in statusInput, initi
 		if !isInit && !initialized || isInit {
 			reason = "PodInitializing"
 		}
-		if in.waitReason != "" {
+		if se := in.startErrors[c.Name]; se != nil {
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: se.Reason, Message: se.Message}
+		} else if in.waitReason != "" {
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: in.waitReason, Message: in.waitMessage}
 		} else {
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}

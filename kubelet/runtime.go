@@ -52,3 +52,25 @@ type ContainerState struct {
 	Message    string
 	FinishedAt time.Time
 }
+
+// StartError is a container that could not be started for a reason the
+// pod's status shows as the container's waiting reason, as upstream's
+// kubelet does: ErrImagePull, ErrImageNeverPull, InvalidImageName,
+// CreateContainerConfigError, CreateContainerError, RunContainerError.
+// The Host retries with back-off (for image pulls, ImagePullBackOff).
+type StartError struct {
+	Reason, Message string
+}
+
+func (e *StartError) Error() string { return e.Reason + ": " + e.Message }
+
+// Reasons of StartError.
+const (
+	ReasonErrImagePull      = "ErrImagePull"
+	ReasonErrImageNeverPull = "ErrImageNeverPull"
+	ReasonInvalidImageName  = "InvalidImageName"
+	ReasonImagePullBackOff  = "ImagePullBackOff"
+	ReasonCreateConfigError = "CreateContainerConfigError"
+	ReasonCreateError       = "CreateContainerError"
+	ReasonRunError          = "RunContainerError"
+)

@@ -10,6 +10,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/log"
 	"github.com/containerd/platforms"
 )
 
@@ -23,6 +24,9 @@ const Snapshotter = "overlayfs"
 
 // Connect opens a client of the containerd at address, in Namespace.
 func Connect(ctx context.Context, address string) (*containerd.Client, context.Context, error) {
+	// The client logs each failed registry request through logrus at info
+	// level; skiff reports pull failures itself (pod status, events).
+	_ = log.SetLevel("warn")
 	if _, err := os.Stat(address); err != nil {
 		return nil, ctx, fmt.Errorf("no containerd at %s (is skiff running there with the containerd runtime?): %w", address, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
 	"github.com/containerd/typeurl/v2"
 	"github.com/distribution/reference"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -286,14 +287,8 @@ func ImageRef(image string) (string, error) {
 // StartContainer implements kubelet.Runtime.
 func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt int32) error {
 	ctx = r.ns(ctx)
-	ref, err := ImageRef(c.Image)
+	img, err := r.ensureImage(ctx, c)
 	if err != nil {
-		return err
-	}
-	img, err := r.client.GetImage(ctx, ref)
-	if errdefs.IsNotFound(err) {
-		return fmt.Errorf("image %q is not present on the node (load it with `skiff images import`)", c.Image)
-	} else if err != nil {
 		return err
 	}
 	id := containerID(pod.UID, c.Name, attempt)
@@ -319,7 +314,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	var env []string
 	for _, e := range c.Env {
 		if e.ValueFrom != nil {
-			return fmt.Errorf("env %s: valueFrom is not supported by this node yet", e.Name)
+			return &kubelet.StartError{Reason: kubelet.ReasonCreateConfigError, Message: fmt.Sprintf("env %s: valueFrom is not supported by this node yet", e.Name)}
 		}
 		env = append(env, e.Name+"="+e.Value)
 	}
@@ -348,7 +343,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 		containerd.WithContainerLabels(labels),
 		containerd.WithNewSpec(opts...))
 	if err != nil {
-		return fmt.Errorf("creating container %s: %w", c.Name, err)
+		return &kubelet.StartError{Reason: kubelet.ReasonCreateError, Message: fmt.Sprintf("creating container %s: %v", c.Name, err)}
 	}
 	r.mu.Lock()
 	r.pods[id] = pod.UID
@@ -359,16 +354,54 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	}
 	task, err := container.NewTask(ctx, cio.LogFile(filepath.Join(logDir, strconv.Itoa(int(attempt))+".log")))
 	if err != nil {
-		return fmt.Errorf("creating the task of container %s: %w", c.Name, err)
+		_ = container.Delete(ctx, containerd.WithSnapshotCleanup)
+		return &kubelet.StartError{Reason: kubelet.ReasonRunError, Message: fmt.Sprintf("starting container %s: %v", c.Name, err)}
 	}
 	if err := task.Start(ctx); err != nil {
 		_, _ = task.Delete(ctx, containerd.WithProcessKill)
-		return fmt.Errorf("starting container %s: %w", c.Name, err)
+		_ = container.Delete(ctx, containerd.WithSnapshotCleanup)
+		return &kubelet.StartError{Reason: kubelet.ReasonRunError, Message: fmt.Sprintf("starting container %s: %v", c.Name, err)}
 	}
 	if _, err := container.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 		return fmt.Errorf("labelling container %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+// pullTimeout bounds one image pull.
+const pullTimeout = 5 * time.Minute
+
+// ensureImage finds the container's image, pulling it as its
+// imagePullPolicy says (Always, IfNotPresent, Never), as upstream.
+func (r *Runtime) ensureImage(ctx context.Context, c *corev1.Container) (containerd.Image, error) {
+	ref, err := ImageRef(c.Image)
+	if err != nil {
+		return nil, &kubelet.StartError{Reason: kubelet.ReasonInvalidImageName, Message: fmt.Sprintf("Failed to apply default image tag %q: %v", c.Image, err)}
+	}
+	img, err := r.client.GetImage(ctx, ref)
+	present := err == nil
+	if err != nil && !errdefs.IsNotFound(err) {
+		return nil, err
+	}
+	switch c.ImagePullPolicy {
+	case corev1.PullNever:
+		if !present {
+			return nil, &kubelet.StartError{Reason: kubelet.ReasonErrImageNeverPull, Message: fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)}
+		}
+		return img, nil
+	case corev1.PullIfNotPresent:
+		if present {
+			return img, nil
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, pullTimeout)
+	defer cancel()
+	pulled, err := r.client.Pull(pctx, ref, containerd.WithPullUnpack, containerd.WithPullSnapshotter(Snapshotter),
+		containerd.WithPlatformMatcher(platforms.Default()))
+	if err != nil {
+		return nil, &kubelet.StartError{Reason: kubelet.ReasonErrImagePull, Message: fmt.Sprintf("failed to pull and unpack image %q: %v", ref, err)}
+	}
+	return pulled, nil
 }
 
 // podContainers lists the pod's container instances.

@@ -3,12 +3,14 @@ package containerd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/skiffhq/skiff/kubelet"
 	"github.com/skiffhq/skiff/test/images"
 )
 
@@ -57,8 +60,8 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: types.UID("0c6a3a4e-1111-4d6e-9c1e-3f1b8e2a7d01")},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
-			{Name: "httpd", Image: images.Name, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/var/www"}},
-			{Name: "quits", Image: images.Name, Command: []string{"sh", "-c", "exit 3"}},
+			{Name: "httpd", Image: images.Name, ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/var/www"}},
+			{Name: "quits", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", "exit 3"}},
 		}},
 	}
 	removed := false
@@ -78,6 +81,22 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	for i := range pod.Spec.Containers {
 		if err := rt.StartContainer(ctx, pod, &pod.Spec.Containers[i], 0); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Images that are not there: the errors say why, in upstream's terms.
+	for _, tc := range []struct {
+		image  string
+		policy corev1.PullPolicy
+		reason string
+	}{
+		{"skiff.dev/absent:v1", corev1.PullNever, kubelet.ReasonErrImageNeverPull},
+		{"127.0.0.1:1/absent:v1", corev1.PullIfNotPresent, kubelet.ReasonErrImagePull},
+		{"UPPERCASE", corev1.PullIfNotPresent, kubelet.ReasonInvalidImageName},
+	} {
+		err := rt.StartContainer(ctx, pod, &corev1.Container{Name: "missing", Image: tc.image, ImagePullPolicy: tc.policy}, 0)
+		var se *kubelet.StartError
+		if !errors.As(err, &se) || se.Reason != tc.reason || !strings.Contains(se.Message, tc.image) {
+			t.Errorf("image %s (%s): %v, want %s", tc.image, tc.policy, err, tc.reason)
 		}
 	}
 

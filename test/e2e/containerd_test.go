@@ -118,6 +118,13 @@ spec:
   restartPolicy: Never
   containers:
   - {name: main, image: %[1]s, command: [sh, -c, "exit 3"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nopull}
+spec:
+  containers:
+  - {name: main, image: "127.0.0.1:1/missing:v1"}
 `, images.Name)
 	if out, err := srv.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
@@ -173,8 +180,25 @@ spec:
 	}
 	resp.Body.Close()
 
+	// An image that cannot be pulled: ErrImagePull, then ImagePullBackOff,
+	// with the reason in the status and an event, as upstream.
+	eventually(t, 30*time.Second, func() error {
+		out, _ := srv.Kubectl("get", "pod", "nopull", "-o", `jsonpath={.status.phase} {.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}`)
+		if !strings.HasPrefix(out, "Pending ErrImagePull: ") && !strings.HasPrefix(out, "Pending ImagePullBackOff: ") || !strings.Contains(out, "127.0.0.1:1/missing:v1") {
+			return fmt.Errorf("pod nopull: %q", out)
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, func() error {
+		out, _ := srv.Kubectl("get", "events", "--field-selector", "involvedObject.name=nopull", "-o", `jsonpath={range .items[*]}{.source.component}/{.reason}: {.message}{"\n"}{end}`)
+		if !strings.Contains(out, `kubelet/Failed: Failed to pull image "127.0.0.1:1/missing:v1"`) {
+			return fmt.Errorf("events: %q", out)
+		}
+		return nil
+	})
+
 	k("delete", "deployment", "web", "--wait=true")
-	k("delete", "pod", "fails", "--wait=true")
+	k("delete", "pod", "fails", "nopull", "--wait=true")
 	eventually(t, 60*time.Second, func() error {
 		if out, _ := srv.Kubectl("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); strings.TrimSpace(out) != "" {
 			return fmt.Errorf("pods left: %s", out)
