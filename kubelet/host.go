@@ -457,7 +457,11 @@ func (h *Host) startContainer(ctx context.Context, n *node, pod *corev1.Pod, a s
 		in.startErrors[a.container.Name] = shown
 		return b.until, nil
 	}
-	err := n.cfg.Runtime.StartContainer(ctx, pod, a.container, a.attempt)
+	src := &envSource{client: h.cfg.Client, pod: pod, podIPs: in.podIPs, hostIPs: in.hostIPs, allocatable: n.cfg.Capacity}
+	c, err := src.runnable(ctx, a.container)
+	if err == nil {
+		err = n.cfg.Runtime.StartContainer(ctx, pod, c, a.attempt)
+	}
 	var se *StartError
 	switch {
 	case err == nil:

@@ -109,7 +109,17 @@ spec:
     metadata: {labels: {app: web}}
     spec:
       containers:
-      - {name: httpd, image: %[1]s, command: [httpd, -f, -p, "8080", -h, /var/www]}
+      - name: httpd
+        image: %[1]s
+        command: [sh, -c, 'echo "$MSG $(POD)" > /var/www/env.txt && exec httpd -f -p 8080 -h /var/www']
+        env:
+        - {name: MSG, valueFrom: {configMapKeyRef: {name: web-config, key: greeting}}}
+        - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data: {greeting: hello}
 ---
 apiVersion: v1
 kind: Pod
@@ -131,10 +141,24 @@ spec:
 	}
 	k("rollout", "status", "deployment/web", "--timeout=60s")
 	ips := strings.Fields(k("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}"))
-	if len(ips) != 2 {
-		t.Fatalf("pod IPs %v", ips)
+	names := strings.Fields(k("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].metadata.name}"))
+	if len(ips) != 2 || len(names) != 2 {
+		t.Fatalf("pod IPs %v, names %v", ips, names)
 	}
-	for _, ip := range ips {
+	for i, ip := range ips {
+		// env from a ConfigMap and the downward API, $(VAR) in the command.
+		eventually(t, 20*time.Second, func() error {
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/env.txt")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if want := "hello " + names[i] + "\n"; string(body) != want {
+				return fmt.Errorf("env.txt %q, want %q", body, want)
+			}
+			return nil
+		})
 		if !strings.HasPrefix(ip, "10.252.") {
 			t.Fatalf("pod IP %s not from the node's podCIDR", ip)
 		}
