@@ -321,14 +321,17 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	if len(env) > 0 {
 		opts = append(opts, oci.WithEnv(env))
 	}
-	hostname := pod.Name
-	if pod.Spec.Hostname != "" {
-		hostname = pod.Spec.Hostname
-	}
 	if pod.Spec.HostNetwork {
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf)
 	} else {
-		opts = append(opts, oci.WithHostname(hostname),
+		r.mu.Lock()
+		ips := r.ips[pod.UID]
+		r.mu.Unlock()
+		mounts, err := r.etcMounts(pod, ips)
+		if err != nil {
+			return &kubelet.StartError{Reason: kubelet.ReasonCreateError, Message: fmt.Sprintf("writing the pod's /etc files: %v", err)}
+		}
+		opts = append(opts, oci.WithHostname(podHostname(pod)), oci.WithMounts(mounts),
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: r.netnsPath(pod.UID)}))
 	}
 	labels := map[string]string{

@@ -111,7 +111,7 @@ spec:
       containers:
       - name: httpd
         image: %[1]s
-        command: [sh, -c, 'echo "$MSG $(POD)" > /var/www/env.txt && exec httpd -f -p 8080 -h /var/www']
+        command: [sh, -c, 'echo "$MSG $(POD)" > /var/www/env.txt && cp /etc/hosts /var/www/hosts && hostname > /var/www/hostname && exec httpd -f -p 8080 -h /var/www']
         env:
         - {name: MSG, valueFrom: {configMapKeyRef: {name: web-config, key: greeting}}}
         - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
@@ -159,6 +159,18 @@ spec:
 			}
 			return nil
 		})
+		// The pod's own /etc/hosts and hostname.
+		for file, want := range map[string]string{"hosts": ip + "\t" + names[i] + "\n", "hostname": names[i] + "\n"} {
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/" + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), want) {
+				t.Fatalf("%s of pod %s: %q lacks %q", file, names[i], body, want)
+			}
+		}
 		if !strings.HasPrefix(ip, "10.252.") {
 			t.Fatalf("pod IP %s not from the node's podCIDR", ip)
 		}
