@@ -70,6 +70,7 @@ type Runtime struct {
 	cniCIDR string
 	ips     map[types.UID][]string
 	pods    map[string]types.UID // container ID → pod
+	oomed   map[string]bool      // container IDs the kernel OOM-killed
 }
 
 var _ kubelet.Runtime = (*Runtime)(nil)
@@ -80,7 +81,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{cfg: cfg, client: c, events: make(chan types.UID, 1024), ips: map[types.UID][]string{}, pods: map[string]types.UID{}}
+	r := &Runtime{cfg: cfg, client: c, events: make(chan types.UID, 1024), ips: map[types.UID][]string{}, pods: map[string]types.UID{}, oomed: map[string]bool{}}
 	go r.watchEvents(ctx)
 	return r, nil
 }
@@ -107,7 +108,7 @@ func (r *Runtime) Events() <-chan types.UID { return r.events }
 func (r *Runtime) watchEvents(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithName("containerd")
 	for ctx.Err() == nil {
-		envelopes, errs := r.client.Subscribe(r.ns(ctx), `topic=="/tasks/exit"`)
+		envelopes, errs := r.client.Subscribe(r.ns(ctx), `topic=="/tasks/exit"`, `topic=="/tasks/oom"`)
 	loop:
 		for {
 			select {
@@ -125,6 +126,11 @@ func (r *Runtime) watchEvents(ctx context.Context) {
 				v, err := typeurl.UnmarshalAny(e.Event)
 				if err != nil {
 					continue
+				}
+				if oom, ok := v.(*apievents.TaskOOM); ok {
+					r.mu.Lock()
+					r.oomed[oom.ContainerID] = true
+					r.mu.Unlock()
 				}
 				if exit, ok := v.(*apievents.TaskExit); ok {
 					if uid, ok := r.podOf(ctx, exit.ContainerID); ok {
@@ -334,6 +340,12 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 		opts = append(opts, oci.WithHostname(podHostname(pod)), oci.WithMounts(mounts),
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: r.netnsPath(pod.UID)}))
 	}
+	opts = append(opts, resourceOpts(c)...)
+	sec, err := securityOpts(pod, c)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, sec...)
 	labels := map[string]string{
 		labelPodUID: string(pod.UID), labelPodName: pod.Name, labelPodNamespace: pod.Namespace,
 		labelContainer: c.Name, labelAttempt: strconv.Itoa(int(attempt)),
@@ -452,6 +464,11 @@ func (r *Runtime) Containers(ctx context.Context, pod *corev1.Pod) (map[string]k
 				if st.ExitCode != 0 {
 					st.Reason = "Error"
 				}
+				r.mu.Lock()
+				if r.oomed[c.ID()] {
+					st.Reason = "OOMKilled"
+				}
+				r.mu.Unlock()
 			}
 		}
 		out[name] = st
@@ -550,6 +567,7 @@ func (r *Runtime) RemovePod(ctx context.Context, uid types.UID) error {
 		}
 		r.mu.Lock()
 		delete(r.pods, c.ID())
+		delete(r.oomed, c.ID())
 		r.mu.Unlock()
 	}
 	if len(errs) > 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -62,6 +63,10 @@ func TestRuntimeRunsAPod(t *testing.T) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "httpd", Image: images.Name, ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/var/www"}},
 			{Name: "quits", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", "exit 3"}},
+			{Name: "hog", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"tail", "/dev/zero"},
+				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi")}}},
+			{Name: "user", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", "id -u; id -g; touch /x || echo read-only"},
+				SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(1000)), RunAsGroup: new(int64(2000)), ReadOnlyRootFilesystem: new(true)}},
 		}},
 	}
 	removed := false
@@ -131,6 +136,24 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	}
 	if st := states["quits"]; !st.Exited || st.ExitCode != 3 || st.Reason != "Error" {
 		t.Fatalf("quits: %+v", st)
+	}
+	// The memory limit holds: the kernel kills the container, reported as
+	// upstream reports it.
+	eventually(t, "the hog to be OOM-killed", func() bool {
+		states, err := rt.Containers(ctx, pod)
+		return err == nil && states["hog"].Exited
+	})
+	states, _ = rt.Containers(ctx, pod)
+	if st := states["hog"]; st.ExitCode != 137 || st.Reason != "OOMKilled" {
+		t.Fatalf("hog: %+v", st)
+	}
+	eventually(t, "the user container to finish", func() bool {
+		states, err := rt.Containers(ctx, pod)
+		return err == nil && states["user"].Exited
+	})
+	logged, err := os.ReadFile(filepath.Join(state, "pods", string(pod.UID), "user", "0.log"))
+	if err != nil || !strings.Contains(string(logged), "1000\n2000\n") || !strings.Contains(string(logged), "read-only") {
+		t.Fatalf("user container output %q (%v): want uid 1000, gid 2000, a read-only root", logged, err)
 	}
 	if st := states["httpd"]; st.Exited || st.StartedAt.IsZero() || st.ImageRef == "" || st.ID == "" {
 		t.Fatalf("httpd: %+v", st)
