@@ -75,6 +75,9 @@ type Config struct {
 	// larger fleets: each upstream kubelet writes its own pods' status, so
 	// a host of many nodes must not funnel them through a few writers).
 	Workers int
+	// VolumesDir holds the volumes of the pods of non-simulated nodes;
+	// without it such pods' volumes are refused.
+	VolumesDir string
 	// Pods, when set, is a running informer of all pods to share (nodes
 	// simulated beside the controllers, which already watch every pod);
 	// its objects are never modified. Without it the host watches the
@@ -342,7 +345,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 				return 0, err
 			}
 		}
-		if err := rt.RemovePod(ctx, pod.UID); err != nil {
+		if err := h.removePod(ctx, n, pod.UID); err != nil {
 			return 0, fmt.Errorf("removing pod: %w", err)
 		}
 		// The final delete: the pod's containers are gone.
@@ -357,7 +360,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		if err := rt.StopPod(ctx, pod, 0); err != nil {
 			return 0, err
 		}
-		return 0, rt.RemovePod(ctx, pod.UID)
+		return 0, h.removePod(ctx, n, pod.UID)
 	}
 
 	if !pod.Spec.HostNetwork {
@@ -375,6 +378,26 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return 0, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.sandbox = true
+	if !n.cfg.Simulated && len(pod.Spec.Volumes) > 0 {
+		if h.cfg.VolumesDir == "" {
+			return 0, fmt.Errorf("node %s has no volumes directory", n.cfg.Name)
+		}
+		v := &volumes{dir: h.cfg.VolumesDir, client: h.cfg.Client}
+		src := &envSource{client: h.cfg.Client, pod: pod, podIPs: in.podIPs, hostIPs: in.hostIPs, allocatable: n.cfg.Capacity}
+		paths, err := v.prepare(ctx, pod, src)
+		var se *StartError
+		if errors.As(err, &se) {
+			h.event(n, pod, corev1.EventTypeWarning, FailedMount, "%s", se.Message)
+			in.waitReason, in.waitMessage = se.Reason, se.Message
+			if in.states, err = rt.Containers(ctx, pod); err != nil {
+				return 0, err
+			}
+			return 5 * time.Second, h.updateStatus(ctx, pod, podStatus(pod, in))
+		} else if err != nil {
+			return 0, err
+		}
+		in.volumes = paths
+	}
 	var retryAt time.Time
 	for range 2 + len(pod.Spec.InitContainers) {
 		if in.states, err = rt.Containers(ctx, pod); err != nil {
@@ -413,7 +436,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		if err := rt.StopPod(ctx, pod, 0); err != nil {
 			return 0, err
 		}
-		return 0, rt.RemovePod(ctx, pod.UID)
+		return 0, h.removePod(ctx, n, pod.UID)
 	}
 	if !retryAt.IsZero() && (in.plan.requeue.IsZero() || retryAt.Before(in.plan.requeue)) {
 		in.plan.requeue = retryAt
@@ -459,8 +482,12 @@ func (h *Host) startContainer(ctx context.Context, n *node, pod *corev1.Pod, a s
 	}
 	src := &envSource{client: h.cfg.Client, pod: pod, podIPs: in.podIPs, hostIPs: in.hostIPs, allocatable: n.cfg.Capacity}
 	c, err := src.runnable(ctx, a.container)
+	var ms []Mount
+	if err == nil && in.volumes != nil {
+		ms, err = mounts(a.container, in.volumes)
+	}
 	if err == nil {
-		err = n.cfg.Runtime.StartContainer(ctx, pod, c, a.attempt)
+		err = n.cfg.Runtime.StartContainer(ctx, pod, c, a.attempt, ms)
 	}
 	var se *StartError
 	switch {
@@ -532,9 +559,20 @@ func (h *Host) forget(ctx context.Context, key string) error {
 		return nil
 	}
 	if n, ok := h.nodes[ref.node]; ok {
-		return n.cfg.Runtime.RemovePod(ctx, ref.uid)
+		return h.removePod(ctx, n, ref.uid)
 	}
 	return nil
+}
+
+// removePod removes the pod's containers and sandbox, then its volumes.
+func (h *Host) removePod(ctx context.Context, n *node, uid types.UID) error {
+	if err := n.cfg.Runtime.RemovePod(ctx, uid); err != nil {
+		return err
+	}
+	if h.cfg.VolumesDir == "" {
+		return nil
+	}
+	return (&volumes{dir: h.cfg.VolumesDir}).cleanup(string(uid))
 }
 
 func (h *Host) updateStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {

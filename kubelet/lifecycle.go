@@ -195,6 +195,8 @@ type statusInput struct {
 	waitReason, waitMessage string
 	// startErrors explain containers that could not be started, by name.
 	startErrors map[string]*StartError
+	// volumes are the pod's prepared volumes' paths on the node.
+	volumes map[string]string
 }
 
 // podStatus builds the pod's status from the runtime's view, keeping the

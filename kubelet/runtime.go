@@ -21,7 +21,9 @@ type Runtime interface {
 	StartSandbox(ctx context.Context, pod *corev1.Pod, podCIDR string) ([]string, error)
 	// StartContainer creates and starts one of the pod's containers (init
 	// or regular); attempt counts the restarts of that container so far.
-	StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt int32) error
+	// The container's env is resolved to values; mounts are its volume
+	// mounts resolved to paths on the node.
+	StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt int32, mounts []Mount) error
 	// Containers reports the latest instance of each container of the pod
 	// that was ever started, by container name.
 	Containers(ctx context.Context, pod *corev1.Pod) (map[string]ContainerState, error)

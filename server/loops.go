@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -68,7 +69,7 @@ func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, dataDir
 		if !ok {
 			return fmt.Errorf("node agent: the pod informer is a %T", inf)
 		}
-		host, err := o.nodeHost(cfg, pods, local)
+		host, err := o.nodeHost(cfg, pods, local, filepath.Join(dataDir, "agent", "volumes"))
 		if err != nil {
 			return err
 		}
@@ -104,7 +105,7 @@ func (o *Options) simCapacity() (corev1.ResourceList, error) {
 // simHost describes the simulated nodes sim-0 … sim-N-1: each with the
 // configured capacity and an address of 172.30.0.0/16.
 // nodeHost runs the local node (if any) and the simulated ones.
-func (o *Options) nodeHost(cfg *rest.Config, pods toolscache.SharedIndexInformer, local []kubelet.NodeConfig) (*kubelet.Host, error) {
+func (o *Options) nodeHost(cfg *rest.Config, pods toolscache.SharedIndexInformer, local []kubelet.NodeConfig, volumesDir string) (*kubelet.Host, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0
 	cfg.UserAgent = "kubelet"
@@ -137,5 +138,5 @@ func (o *Options) nodeHost(cfg *rest.Config, pods toolscache.SharedIndexInformer
 			},
 		})
 	}
-	return kubelet.New(kubelet.Config{Client: client, Nodes: nodes, Clock: clk, Pods: pods})
+	return kubelet.New(kubelet.Config{Client: client, Nodes: nodes, Clock: clk, Pods: pods, VolumesDir: volumesDir})
 }

@@ -291,7 +291,7 @@ func ImageRef(image string) (string, error) {
 }
 
 // StartContainer implements kubelet.Runtime.
-func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt int32) error {
+func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, attempt int32, mounts []kubelet.Mount) error {
 	ctx = r.ns(ctx)
 	img, err := r.ensureImage(ctx, c)
 	if err != nil {
@@ -341,6 +341,17 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: r.netnsPath(pod.UID)}))
 	}
 	opts = append(opts, resourceOpts(c)...)
+	if len(mounts) > 0 {
+		var specMounts []specs.Mount
+		for _, m := range mounts {
+			mode := "rw"
+			if m.ReadOnly {
+				mode = "ro"
+			}
+			specMounts = append(specMounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: []string{"rbind", "rprivate", mode}})
+		}
+		opts = append(opts, oci.WithMounts(specMounts))
+	}
 	sec, err := securityOpts(pod, c)
 	if err != nil {
 		return err

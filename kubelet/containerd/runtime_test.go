@@ -84,7 +84,7 @@ func TestRuntimeRunsAPod(t *testing.T) {
 		t.Fatalf("sandbox IPs %v then %v (%v)", ips, again, err)
 	}
 	for i := range pod.Spec.Containers {
-		if err := rt.StartContainer(ctx, pod, &pod.Spec.Containers[i], 0); err != nil {
+		if err := rt.StartContainer(ctx, pod, &pod.Spec.Containers[i], 0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,7 +98,7 @@ func TestRuntimeRunsAPod(t *testing.T) {
 		{"127.0.0.1:1/absent:v1", corev1.PullIfNotPresent, kubelet.ReasonErrImagePull},
 		{"UPPERCASE", corev1.PullIfNotPresent, kubelet.ReasonInvalidImageName},
 	} {
-		err := rt.StartContainer(ctx, pod, &corev1.Container{Name: "missing", Image: tc.image, ImagePullPolicy: tc.policy}, 0)
+		err := rt.StartContainer(ctx, pod, &corev1.Container{Name: "missing", Image: tc.image, ImagePullPolicy: tc.policy}, 0, nil)
 		var se *kubelet.StartError
 		if !errors.As(err, &se) || se.Reason != tc.reason || !strings.Contains(se.Message, tc.image) {
 			t.Errorf("image %s (%s): %v, want %s", tc.image, tc.policy, err, tc.reason)

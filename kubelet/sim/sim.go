@@ -109,7 +109,7 @@ func (r *Runtime) allocate(podCIDR string) (string, error) {
 }
 
 // StartContainer implements kubelet.Runtime.
-func (r *Runtime) StartContainer(_ context.Context, p *corev1.Pod, c *corev1.Container, attempt int32) error {
+func (r *Runtime) StartContainer(_ context.Context, p *corev1.Pod, c *corev1.Container, attempt int32, _ []kubelet.Mount) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sp, ok := r.pods[p.UID]

@@ -51,7 +51,7 @@ func TestExitScript(t *testing.T) {
 	if _, err := r.StartSandbox(ctx, p, "10.244.0.0/24"); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.StartContainer(ctx, p, &p.Spec.Containers[0], 0); err != nil {
+	if err := r.StartContainer(ctx, p, &p.Spec.Containers[0], 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := r.Containers(ctx, p)
@@ -75,7 +75,7 @@ func TestExitScript(t *testing.T) {
 	bad.UID = "bad"
 	bad.Annotations[ExitAfter] = "soon"
 	_, _ = r.StartSandbox(ctx, bad, "10.244.0.0/24")
-	if err := r.StartContainer(ctx, bad, &bad.Spec.Containers[0], 0); err == nil {
+	if err := r.StartContainer(ctx, bad, &bad.Spec.Containers[0], 0, nil); err == nil {
 		t.Fatal("a bad exit-after was accepted")
 	}
 }

@@ -99,6 +99,7 @@ func TestContainerdNode(t *testing.T) {
 		t.Fatalf("skiff images ls: %v\n%s", err, out)
 	}
 
+	hostDir := filepath.Join(t.TempDir(), "host")
 	manifest := fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -130,12 +131,38 @@ spec:
   - {name: main, image: %[1]s, command: [sh, -c, "exit 3"]}
 ---
 apiVersion: v1
+kind: Secret
+metadata: {name: vol-secret}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: vols, labels: {tier: front}}
+spec:
+  containers:
+  - name: main
+    image: %[1]s
+    command: [sh, -c, 'cat /cfg/greeting /sec/password /info/labels > /var/www/vols.txt; echo hostfile > /host/from-pod; mount | grep -c " /scratch type tmpfs" >> /var/www/vols.txt; exec httpd -f -p 8080 -h /var/www']
+    volumeMounts:
+    - {name: cfg, mountPath: /cfg}
+    - {name: sec, mountPath: /sec, readOnly: true}
+    - {name: info, mountPath: /info}
+    - {name: scratch, mountPath: /scratch}
+    - {name: host, mountPath: /host}
+  volumes:
+  - {name: cfg, configMap: {name: web-config}}
+  - {name: sec, secret: {secretName: vol-secret}}
+  - {name: info, downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
+  - {name: scratch, emptyDir: {medium: Memory}}
+  - {name: host, hostPath: {path: %[2]s, type: DirectoryOrCreate}}
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: nopull}
 spec:
   containers:
   - {name: main, image: "127.0.0.1:1/missing:v1"}
-`, images.Name)
+`, images.Name, hostDir)
 	if out, err := srv.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
@@ -216,6 +243,26 @@ spec:
 	}
 	resp.Body.Close()
 
+	// Volumes: ConfigMap, Secret, downward API and hostPath content seen
+	// inside the container, the Memory emptyDir a tmpfs.
+	k("wait", "--for=condition=Ready", "pod/vols", "--timeout=60s")
+	volsIP := k("get", "pod", "vols", "-o", "jsonpath={.status.podIP}")
+	eventually(t, 20*time.Second, func() error {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + volsIP + ":8080/vols.txt")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if want := "hellos3crettier=\"front\"1\n"; string(body) != want {
+			return fmt.Errorf("vols.txt %q, want %q", body, want)
+		}
+		return nil
+	})
+	if b, err := os.ReadFile(filepath.Join(hostDir, "from-pod")); err != nil || string(b) != "hostfile\n" {
+		t.Fatalf("hostPath file: %q, %v", b, err)
+	}
+
 	// An image that cannot be pulled: ErrImagePull, then ImagePullBackOff,
 	// with the reason in the status and an event, as upstream.
 	eventually(t, 30*time.Second, func() error {
@@ -234,12 +281,12 @@ spec:
 	})
 
 	k("delete", "deployment", "web", "--wait=true")
-	k("delete", "pod", "fails", "nopull", "--wait=true")
+	k("delete", "pod", "fails", "nopull", "vols", "--wait=true")
 	eventually(t, 60*time.Second, func() error {
 		if out, _ := srv.Kubectl("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); strings.TrimSpace(out) != "" {
 			return fmt.Errorf("pods left: %s", out)
 		}
-		for _, dir := range []string{"pods", "netns"} {
+		for _, dir := range []string{"pods", "netns", "volumes"} {
 			if entries, _ := os.ReadDir(filepath.Join(agentState, dir)); len(entries) != 0 {
 				return fmt.Errorf("%s left in %s", entries[0].Name(), dir)
 			}

@@ -55,6 +55,28 @@ func TestAPI(t *testing.T) {
 	c := srv.Client(t)
 	ctx := context.Background()
 
+	t.Run("secret stringData is merged into data", func(t *testing.T) {
+		sec, err := c.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sd"},
+			Data: map[string][]byte{"a": []byte("old"), "b": []byte("kept")}, StringData: map[string]string{"a": "new", "c": "plain"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.CoreV1().Secrets("default").Get(ctx, "sd", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []*corev1.Secret{sec, got} {
+			if string(s.Data["a"]) != "new" || string(s.Data["b"]) != "kept" || string(s.Data["c"]) != "plain" || s.StringData != nil {
+				t.Fatalf("secret data %q stringData %q", s.Data, s.StringData)
+			}
+		}
+		got.StringData = map[string]string{"b": "updated"}
+		upd, err := c.CoreV1().Secrets("default").Update(ctx, got, metav1.UpdateOptions{})
+		if err != nil || string(upd.Data["b"]) != "updated" || upd.StringData != nil {
+			t.Fatalf("update: %v %q %q", err, upd.Data, upd.StringData)
+		}
+	})
+
 	t.Run("bootstrap", func(t *testing.T) {
 		for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 			got, err := c.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})

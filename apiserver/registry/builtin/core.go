@@ -132,6 +132,10 @@ func coreGroup(deps Deps) Group {
 			},
 			SelectableFields: corev1api.SecretFields,
 			Columns:          corev1api.SecretColumns, Row: corev1api.SecretRow,
+			// stringData is write-only: merged into data (winning over
+			// data's own keys) before validation, never stored.
+			PrepareForCreate: func(_ context.Context, o runtime.Object) { mergeStringData(o.(*corev1.Secret)) },
+			PrepareForUpdate: func(_ context.Context, o, _ runtime.Object) { mergeStringData(o.(*corev1.Secret)) },
 		},
 		{
 			GroupVersion: gv, Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"},
@@ -369,4 +373,20 @@ func (r *ephemeralContainersREST) Get(ctx context.Context, name string, options 
 
 func (r *ephemeralContainersREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// mergeStringData moves a Secret's stringData into its data, as upstream
+// does when converting a v1 Secret.
+func mergeStringData(s *corev1.Secret) {
+	if len(s.StringData) == 0 {
+		s.StringData = nil
+		return
+	}
+	if s.Data == nil {
+		s.Data = make(map[string][]byte, len(s.StringData))
+	}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
 }
