@@ -1,0 +1,233 @@
+// Command podstart measures pod startup on containerd: `skiff server`
+// with this machine as its node and the test image present, a Deployment
+// of N replicas, and each pod's time from creation to Running and to
+// Ready (p50, p99), seen by a client watching pods, over several runs.
+// Needs root and the runtime packages (hack/install-deps.sh). It prints a
+// markdown table and writes JSON next to it; it never asserts.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+type result struct {
+	Name   string    `json:"name"`
+	Unit   string    `json:"unit"`
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Runs   []float64 `json:"runs"`
+	Goal   string    `json:"goal,omitempty"`
+}
+
+func main() {
+	bin := flag.String("bin", "bin/skiff", "skiff binary to measure")
+	image := flag.String("image", "bin/test-image.tar", "the test image tarball (make test-image)")
+	replicas := flag.Int("replicas", 30, "pods in the Deployment")
+	runs := flag.Int("runs", 5, "runs")
+	out := flag.String("out", "test/bench/results", "directory for results")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "podstart: needs root (containerd)")
+		os.Exit(1)
+	}
+	var run50, run99, ready50, ready99 []float64
+	for range *runs {
+		a, b, c, d := measure(*bin, *image, *replicas)
+		run50, run99, ready50, ready99 = append(run50, a), append(run99, b), append(ready50, c), append(ready99, d)
+	}
+	label := fmt.Sprintf("%d-replica Deployment, containerd, image present", *replicas)
+	report([]result{
+		summarize("creation to Running p50, "+label, "ms", run50, "< 500"),
+		summarize("creation to Running p99, "+label, "ms", run99, "< 1500"),
+		summarize("creation to Ready p50, "+label, "ms", ready50, ""),
+		summarize("creation to Ready p99, "+label, "ms", ready99, ""),
+	}, *out, "podstart")
+}
+
+func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 float64) {
+	dir, err := os.MkdirTemp("", "skiff-bench-podstart-")
+	must(err)
+	defer os.RemoveAll(dir)
+	must(os.MkdirAll(filepath.Join(dir, "images"), 0o700))
+	data, err := os.ReadFile(image)
+	must(err)
+	must(os.WriteFile(filepath.Join(dir, "images", "test-image.tar"), data, 0o600))
+	bridge := fmt.Sprintf("skb%d", os.Getpid()%100000)
+	defer func() { _ = exec.Command("ip", "link", "del", bridge).Run() }()
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(freePort()), "--runtime", "containerd",
+		"--node-name", "bench", "--pod-bridge", bridge, "--cluster-cidr", "10.253.0.0/16")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	must(cmd.Start())
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_, _ = cmd.Process.Wait()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var c kubernetes.Interface
+	for {
+		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
+		if err == nil {
+			if c, err = kubernetes.NewForConfig(cfg); err == nil {
+				if n, err := c.CoreV1().Nodes().Get(ctx, "bench", metav1.GetOptions{}); err == nil && nodeReady(n) {
+					break
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			panic("node not ready")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	var mu sync.Mutex
+	seen, running, ready := map[types.UID]time.Time{}, map[types.UID]time.Time{}, map[types.UID]time.Time{}
+	done := make(chan struct{})
+	record := func(obj any) {
+		p, ok := obj.(*corev1.Pod)
+		if !ok {
+			return
+		}
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := seen[p.UID]; !ok {
+			seen[p.UID] = now
+		}
+		if _, ok := running[p.UID]; !ok && p.Status.Phase == corev1.PodRunning {
+			running[p.UID] = now
+		}
+		for _, cond := range p.Status.Conditions {
+			if _, ok := ready[p.UID]; !ok && cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				ready[p.UID] = now
+				if len(ready) == replicas {
+					close(done)
+				}
+			}
+		}
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace("default"))
+	inf := factory.Core().V1().Pods().Informer()
+	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: record, UpdateFunc: func(_, obj any) { record(obj) }})
+	must(err)
+	ictx, stop := context.WithCancel(ctx)
+	factory.Start(ictx.Done())
+	factory.WaitForCacheSync(ictx.Done())
+	defer func() {
+		stop()
+		factory.Shutdown()
+	}()
+
+	n := int32(replicas)
+	labels := map[string]string{"bench": "podstart"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "podstart"},
+		Spec: appsv1.DeploymentSpec{Replicas: &n, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: new(int64(1)),
+					Containers: []corev1.Container{{Name: "c", Image: "skiff.dev/busybox:test", Command: []string{"sleep", "3600"}}}}}},
+	}
+	_, err = c.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{})
+	must(err)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		panic("pods not ready in time")
+	}
+	mu.Lock()
+	var toRun, toReady []float64
+	for uid, t := range running {
+		toRun = append(toRun, float64(t.Sub(seen[uid]).Milliseconds()))
+	}
+	for uid, t := range ready {
+		toReady = append(toReady, float64(t.Sub(seen[uid]).Milliseconds()))
+	}
+	mu.Unlock()
+	// Leave no container behind: delete and wait for the pods to go.
+	must(c.AppsV1().Deployments("default").Delete(ctx, "podstart", metav1.DeleteOptions{}))
+	for {
+		list, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		if err == nil && len(list.Items) == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			panic("pods not deleted in time")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	sort.Float64s(toRun)
+	sort.Float64s(toReady)
+	return pct(toRun, 50), pct(toRun, 99), pct(toReady, 50), pct(toReady, 99)
+}
+
+func pct(sorted []float64, p int) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func summarize(name, unit string, runs []float64, goal string) result {
+	s := append([]float64(nil), runs...)
+	sort.Float64s(s)
+	return result{Name: name, Unit: unit, Median: s[len(s)/2], Min: s[0], Max: s[len(s)-1], Runs: runs, Goal: goal}
+}
+
+func report(results []result, dir, name string) {
+	must(os.MkdirAll(dir, 0o755))
+	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	md := "| measurement | median | min | max | goal |\n|---|---|---|---|---|\n"
+	for _, r := range results {
+		md += fmt.Sprintf("| %s | %.1f %s | %.1f | %.1f | %s |\n", r.Name, r.Median, r.Unit, r.Min, r.Max, r.Goal)
+	}
+	md += fmt.Sprintf("\n%d CPUs, commit %s, %s\n", runtime.NumCPU(), string(commit[:max(0, len(commit)-1)]), time.Now().Format("2006-01-02"))
+	fmt.Print(md)
+	must(os.WriteFile(filepath.Join(dir, name+".md"), []byte(md), 0o644))
+	j, _ := json.MarshalIndent(results, "", "  ")
+	must(os.WriteFile(filepath.Join(dir, name+".json"), j, 0o644))
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
