@@ -76,7 +76,7 @@ type Config struct {
 	// a host of many nodes must not funnel them through a few writers).
 	Workers int
 	// VolumesDir holds the volumes of the pods of non-simulated nodes;
-	// without it such pods' volumes are refused.
+	// without it no volume is prepared (runtimes that run no process).
 	VolumesDir string
 	// Pods, when set, is a running informer of all pods to share (nodes
 	// simulated beside the controllers, which already watch every pod);
@@ -378,10 +378,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return 0, fmt.Errorf("starting sandbox: %w", err)
 	}
 	in.sandbox = true
-	if !n.cfg.Simulated && len(pod.Spec.Volumes) > 0 {
-		if h.cfg.VolumesDir == "" {
-			return 0, fmt.Errorf("node %s has no volumes directory", n.cfg.Name)
-		}
+	if !n.cfg.Simulated && h.cfg.VolumesDir != "" && len(pod.Spec.Volumes) > 0 {
 		v := &volumes{dir: h.cfg.VolumesDir, client: h.cfg.Client}
 		src := &envSource{client: h.cfg.Client, pod: pod, podIPs: in.podIPs, hostIPs: in.hostIPs, allocatable: n.cfg.Capacity}
 		paths, err := v.prepare(ctx, pod, src)

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	"github.com/skiffhq/skiff/controllers/conflict"
 	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
 )
@@ -51,7 +52,7 @@ func Setup(mgr ctrl.Manager, clk clock.WithTicker) error {
 		For(&batchv1.CronJob{}).
 		Owns(&batchv1.Job{}).
 		WatchesRawSource(source.Channel(ticks, &handler.EnqueueRequestForObject{})).
-		Complete(r)
+		Complete(conflict.Retry(r))
 }
 
 // ticker wakes every CronJob on the injected clock.

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/conflict"
 	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/history"
@@ -51,7 +52,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 		For(&appsv1.DaemonSet{}).
 		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allDaemonSets)).
-		Complete(r)
+		Complete(conflict.Retry(r))
 }
 
 func (r *reconciler) allDaemonSets(ctx context.Context, _ client.Object) []reconcile.Request {

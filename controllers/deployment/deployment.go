@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/conflict"
 	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
@@ -50,7 +51,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 		Watches(&appsv1.ReplicaSet{}, &expectations.Handler{Owner: deploymentGVK, Orphans: r.orphanOwners}).
 		// Recreate waits for the old pods to be gone.
 		Watches(&corev1.Pod{}, handler.Funcs{DeleteFunc: r.podDeleted}).
-		Complete(r)
+		Complete(conflict.Retry(r))
 }
 
 // state is what one sync works with.

@@ -27,6 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/skiffhq/skiff/controllers/conflict"
 )
 
 // ControllerName marks the EndpointSlices this controller manages.
@@ -74,7 +76,7 @@ func Setup(mgr ctrl.Manager, cfg *rest.Config, clk clock.PassiveClock) error {
 		Watches(&corev1.Endpoints{}, handler.Funcs{DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()}})
 		}}).
-		Complete(r)
+		Complete(conflict.Retry(r))
 }
 
 // servicesForPod finds the Services whose selector matches a pod.

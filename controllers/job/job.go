@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
+	"github.com/skiffhq/skiff/controllers/conflict"
 	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
@@ -63,7 +64,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 		For(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
-		Complete(r)
+		Complete(conflict.Retry(r))
 }
 
 func finishedCondition(j *batchv1.Job) (batchv1.JobConditionType, *batchv1.JobCondition) {

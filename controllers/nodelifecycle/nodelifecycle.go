@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/conflict"
 	"github.com/skiffhq/skiff/controllers/eventfilter"
 )
 
@@ -58,7 +59,7 @@ func Setup(mgr ctrl.Manager, grace, quarantine time.Duration, clk clock.PassiveC
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetName()}}}
 		})).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.podToNode)).
-		Complete(r)
+		Complete(conflict.Retry(r))
 }
 
 // IndexPodsByNode adds the spec.nodeName index to the manager's pod

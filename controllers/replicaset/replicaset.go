@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/skiffhq/skiff/controllers/conflict"
 	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/podcontrol"
@@ -49,7 +50,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 		For(&appsv1.ReplicaSet{}).
 		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk, Exp: r.exp, Orphans: r.orphanOwners, Relevant: podcontrol.CountsChanged}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
-		Complete(r)
+		Complete(conflict.Retry(r))
 }
 
 func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/skiffhq/skiff/controllers/conflict"
 	"github.com/skiffhq/skiff/controllers/eventfilter"
 	"github.com/skiffhq/skiff/controllers/expectations"
 	"github.com/skiffhq/skiff/controllers/history"
@@ -51,7 +52,7 @@ func Setup(mgr ctrl.Manager, clk clock.PassiveClock) error {
 	return ctrl.NewControllerManagedBy(mgr).Named("statefulset").
 		For(&appsv1.StatefulSet{}).
 		Watches(&corev1.Pod{}, &expectations.Handler{Owner: gvk}).
-		Complete(r)
+		Complete(conflict.Retry(r))
 }
 
 // ordinalOf parses the ordinal of a pod named <set>-<n>.
