@@ -158,6 +158,25 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: init}
+spec:
+  initContainers:
+  - {name: first, image: %[1]s, command: [sh, -c, 'echo one > /work/order'], volumeMounts: [{name: work, mountPath: /work}]}
+  - {name: second, image: %[1]s, command: [sh, -c, 'echo two >> /work/order'], volumeMounts: [{name: work, mountPath: /work}]}
+  containers:
+  - {name: main, image: %[1]s, command: [sh, -c, 'cp /work/order /var/www/order && exec httpd -f -p 8080 -h /var/www'], volumeMounts: [{name: work, mountPath: /work}]}
+  volumes:
+  - {name: work, emptyDir: {}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crashes}
+spec:
+  containers:
+  - {name: main, image: %[1]s, command: [sh, -c, 'echo crashing; exit 1']}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: nopull}
 spec:
   containers:
@@ -263,6 +282,34 @@ spec:
 		t.Fatalf("hostPath file: %q, %v", b, err)
 	}
 
+	// Init containers run to completion, in order, before the main one.
+	k("wait", "--for=condition=Ready", "pod/init", "--timeout=60s")
+	initIP := k("get", "pod", "init", "-o", "jsonpath={.status.podIP}")
+	eventually(t, 20*time.Second, func() error {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + initIP + ":8080/order")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != "one\ntwo\n" {
+			return fmt.Errorf("order %q", body)
+		}
+		return nil
+	})
+	if out := k("get", "pod", "init", "-o", `jsonpath={.status.initContainerStatuses[*].state.terminated.reason}`); out != "Completed Completed" {
+		t.Fatalf("init containers: %q", out)
+	}
+	// A crashing container is restarted with back-off: CrashLoopBackOff,
+	// its last state the exit.
+	eventually(t, 40*time.Second, func() error {
+		out, _ := srv.Kubectl("get", "pod", "crashes", "-o", `jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].lastState.terminated.exitCode}`)
+		if f := strings.Fields(out); len(f) != 3 || f[0] == "0" || f[1] != "CrashLoopBackOff" || f[2] != "1" {
+			return fmt.Errorf("pod crashes: %q", out)
+		}
+		return nil
+	})
+
 	// An image that cannot be pulled: ErrImagePull, then ImagePullBackOff,
 	// with the reason in the status and an event, as upstream.
 	eventually(t, 30*time.Second, func() error {
@@ -281,7 +328,7 @@ spec:
 	})
 
 	k("delete", "deployment", "web", "--wait=true")
-	k("delete", "pod", "fails", "nopull", "vols", "--wait=true")
+	k("delete", "pod", "fails", "nopull", "vols", "init", "crashes", "--wait=true")
 	eventually(t, 60*time.Second, func() error {
 		if out, _ := srv.Kubectl("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); strings.TrimSpace(out) != "" {
 			return fmt.Errorf("pods left: %s", out)
