@@ -212,7 +212,7 @@ func (r *Runtime) StartSandbox(ctx context.Context, pod *corev1.Pod, podCIDR str
 	if err := os.MkdirAll(r.podDir(pod.UID), 0o700); err != nil {
 		return nil, err
 	}
-	data, _ := json.Marshal(sandbox{IPs: ips, PodCIDR: podCIDR})
+	data, _ := json.Marshal(sandbox{IPs: ips, PodCIDR: podCIDR, Attachment: r.attachment(pod)})
 	if err := os.WriteFile(r.sandboxFile(pod.UID), data, 0o600); err != nil {
 		return nil, err
 	}
@@ -225,6 +225,9 @@ func (r *Runtime) StartSandbox(ctx context.Context, pod *corev1.Pod, podCIDR str
 type sandbox struct {
 	IPs     []string `json:"ips"`
 	PodCIDR string   `json:"podCIDR"`
+	// Attachment is what CNI was given, which its DEL needs again (the
+	// portmap plugin removes host ports only when told which).
+	Attachment network.Pod `json:"attachment"`
 }
 
 func (r *Runtime) sandboxFile(uid types.UID) string {
@@ -593,7 +596,9 @@ func (r *Runtime) RemovePod(ctx context.Context, uid types.UID) error {
 		if err != nil {
 			return err
 		}
-		if err := cni.Teardown(ctx, network.Pod{ID: string(uid), NetNS: nsPath}); err != nil {
+		att := sb.Attachment
+		att.ID, att.NetNS = string(uid), nsPath
+		if err := cni.Teardown(ctx, att); err != nil {
 			return err
 		}
 	}

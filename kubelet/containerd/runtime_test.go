@@ -46,14 +46,26 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	}
 	c.Close()
 
+	// The portmap plugin makes shared nat chains on first use; remove
+	// them afterwards if this test made them.
+	if err := exec.Command("iptables", "-t", "nat", "-S", "CNI-HOSTPORT-DNAT").Run(); err != nil {
+		t.Cleanup(removePortmapChains)
+	}
 	bridge := fmt.Sprintf("skr%d", os.Getpid()%100000)
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
 	state := t.TempDir()
-	rt, err := New(ctx, Config{Address: s.Address(), StateDir: state, Bridge: bridge})
+	// The runtime lives until the test's cleanups (which remove the pod
+	// through it) have run; they run before containerd stops.
+	rtCtx, rtCancel := context.WithCancel(context.Background())
+	rt, err := New(rtCtx, Config{Address: s.Address(), StateDir: state, Bridge: bridge})
 	if err != nil {
+		rtCancel()
 		t.Fatal(err)
 	}
-	defer rt.Close()
+	t.Cleanup(func() {
+		rtCancel()
+		rt.Close()
+	})
 	if v, err := rt.Version(ctx); err != nil || len(v) < len("containerd://1") {
 		t.Fatalf("version %q, %v", v, err)
 	}
@@ -61,7 +73,8 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: types.UID("0c6a3a4e-1111-4d6e-9c1e-3f1b8e2a7d01")},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
-			{Name: "httpd", Image: images.Name, ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/var/www"}},
+			{Name: "httpd", Image: images.Name, ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"httpd", "-f", "-p", "8080", "-h", "/var/www"},
+				Ports: []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 28081, Protocol: corev1.ProtocolTCP}}},
 			{Name: "quits", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", "exit 3"}},
 			{Name: "hog", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"tail", "/dev/zero"},
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi")}}},
@@ -170,10 +183,16 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	if st := states["httpd"]; !st.Exited || st.ExitCode != 137 {
 		t.Fatalf("httpd after stop: %+v", st)
 	}
+	if out, _ := exec.Command("iptables", "-t", "nat", "-S").CombinedOutput(); !strings.Contains(string(out), "--dport 28081") {
+		t.Fatalf("no DNAT rule for the hostPort:\n%s", out)
+	}
 	if err := rt.RemovePod(ctx, pod.UID); err != nil {
 		t.Fatal(err)
 	}
 	removed = true
+	if out, _ := exec.Command("iptables", "-t", "nat", "-S").CombinedOutput(); strings.Contains(string(out), "--dport 28081") {
+		t.Fatalf("hostPort rule left after removal:\n%s", out)
+	}
 	states, err = rt.Containers(ctx, pod)
 	if err != nil || len(states) != 0 {
 		t.Fatalf("after removal: %v %v", states, err)
@@ -184,5 +203,21 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	// Removing again is not an error.
 	if err := rt.RemovePod(ctx, pod.UID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// removePortmapChains deletes the portmap plugin's shared nat chains and
+// the jumps to them.
+func removePortmapChains() {
+	for _, rule := range [][]string{
+		{"PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"},
+		{"OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"},
+		{"POSTROUTING", "-m", "comment", "--comment", "CNI portfwd requiring masquerade", "-j", "CNI-HOSTPORT-MASQ"},
+	} {
+		_ = exec.Command("iptables", append([]string{"-t", "nat", "-D"}, rule...)...).Run()
+	}
+	for _, chain := range []string{"CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK"} {
+		_ = exec.Command("iptables", "-t", "nat", "-F", chain).Run()
+		_ = exec.Command("iptables", "-t", "nat", "-X", chain).Run()
 	}
 }
