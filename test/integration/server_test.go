@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,5 +103,42 @@ func TestAnonymousAccess(t *testing.T) {
 	body, err := rc.Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil || !strings.Contains(string(body), "apiserver_request_total") {
 		t.Errorf("/metrics as admin: %v", err)
+	}
+}
+
+// TestMissingRuntimeNamesTheWayOut: with the default containerd runtime
+// and no containerd to be found, `skiff server` stops at once and names
+// the flags that run it without one.
+func TestMissingRuntimeNamesTheWayOut(t *testing.T) {
+	bin, err := testserver.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := testserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "server", "--data-dir", t.TempDir(), "--secure-port", fmt.Sprint(port))
+	cmd.Env = []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()} // no containerd on PATH
+	done := make(chan struct{})
+	var out []byte
+	go func() {
+		out, err = cmd.CombinedOutput()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatal("skiff server kept running without a container runtime")
+	}
+	if err == nil {
+		t.Fatalf("skiff server succeeded without a container runtime:\n%s", out)
+	}
+	for _, want := range []string{"--runtime sim", "--disable-agent"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the error does not name %s:\n%s", want, out)
+		}
 	}
 }
