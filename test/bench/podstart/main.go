@@ -8,14 +8,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
+	"github.com/skiffhq/skiff/test/bench"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -31,16 +29,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 )
-
-type result struct {
-	Name   string    `json:"name"`
-	Unit   string    `json:"unit"`
-	Median float64   `json:"median"`
-	Min    float64   `json:"min"`
-	Max    float64   `json:"max"`
-	Runs   []float64 `json:"runs"`
-	Goal   string    `json:"goal,omitempty"`
-}
 
 func main() {
 	bin := flag.String("bin", "bin/skiff", "skiff binary to measure")
@@ -59,28 +47,28 @@ func main() {
 		run50, run99, ready50, ready99 = append(run50, a), append(run99, b), append(ready50, c), append(ready99, d)
 	}
 	label := fmt.Sprintf("%d-replica Deployment, containerd, image present", *replicas)
-	report([]result{
-		summarize("creation to Running p50, "+label, "ms", run50, "< 500"),
-		summarize("creation to Running p99, "+label, "ms", run99, "< 1500"),
-		summarize("creation to Ready p50, "+label, "ms", ready50, ""),
-		summarize("creation to Ready p99, "+label, "ms", ready99, ""),
+	bench.Report([]bench.Result{
+		bench.Summarize("creation to Running p50, "+label, "ms", run50, "< 500"),
+		bench.Summarize("creation to Running p99, "+label, "ms", run99, "< 1500"),
+		bench.Summarize("creation to Ready p50, "+label, "ms", ready50, ""),
+		bench.Summarize("creation to Ready p99, "+label, "ms", ready99, ""),
 	}, *out, "podstart")
 }
 
 func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 float64) {
 	dir, err := os.MkdirTemp("", "skiff-bench-podstart-")
-	must(err)
+	bench.Must(err)
 	defer os.RemoveAll(dir)
-	must(os.MkdirAll(filepath.Join(dir, "images"), 0o700))
+	bench.Must(os.MkdirAll(filepath.Join(dir, "images"), 0o700))
 	data, err := os.ReadFile(image)
-	must(err)
-	must(os.WriteFile(filepath.Join(dir, "images", "test-image.tar"), data, 0o600))
+	bench.Must(err)
+	bench.Must(os.WriteFile(filepath.Join(dir, "images", "test-image.tar"), data, 0o600))
 	bridge := fmt.Sprintf("skb%d", os.Getpid()%100000)
 	defer func() { _ = exec.Command("ip", "link", "del", bridge).Run() }()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(freePort()), "--runtime", "containerd",
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(bench.FreePort()), "--runtime", "containerd",
 		"--node-name", "bench", "--pod-bridge", bridge, "--cluster-cidr", "10.253.0.0/16")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	must(cmd.Start())
+	bench.Must(cmd.Start())
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_, _ = cmd.Process.Wait()
@@ -132,7 +120,7 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace("default"))
 	inf := factory.Core().V1().Pods().Informer()
 	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: record, UpdateFunc: func(_, obj any) { record(obj) }})
-	must(err)
+	bench.Must(err)
 	ictx, stop := context.WithCancel(ctx)
 	factory.Start(ictx.Done())
 	factory.WaitForCacheSync(ictx.Done())
@@ -151,7 +139,7 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 					Containers: []corev1.Container{{Name: "c", Image: "skiff.dev/busybox:test", Command: []string{"sleep", "3600"}}}}}},
 	}
 	_, err = c.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{})
-	must(err)
+	bench.Must(err)
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -167,7 +155,7 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 	}
 	mu.Unlock()
 	// Leave no container behind: delete and wait for the pods to go.
-	must(c.AppsV1().Deployments("default").Delete(ctx, "podstart", metav1.DeleteOptions{}))
+	bench.Must(c.AppsV1().Deployments("default").Delete(ctx, "podstart", metav1.DeleteOptions{}))
 	for {
 		list, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 		if err == nil && len(list.Items) == 0 {
@@ -197,37 +185,4 @@ func nodeReady(n *corev1.Node) bool {
 		}
 	}
 	return false
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func summarize(name, unit string, runs []float64, goal string) result {
-	s := append([]float64(nil), runs...)
-	sort.Float64s(s)
-	return result{Name: name, Unit: unit, Median: s[len(s)/2], Min: s[0], Max: s[len(s)-1], Runs: runs, Goal: goal}
-}
-
-func report(results []result, dir, name string) {
-	must(os.MkdirAll(dir, 0o755))
-	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	md := "| measurement | median | min | max | goal |\n|---|---|---|---|---|\n"
-	for _, r := range results {
-		md += fmt.Sprintf("| %s | %.1f %s | %.1f | %.1f | %s |\n", r.Name, r.Median, r.Unit, r.Min, r.Max, r.Goal)
-	}
-	md += fmt.Sprintf("\n%d CPUs, commit %s, %s\n", runtime.NumCPU(), string(commit[:max(0, len(commit)-1)]), time.Now().Format("2006-01-02"))
-	fmt.Print(md)
-	must(os.WriteFile(filepath.Join(dir, name+".md"), []byte(md), 0o644))
-	j, _ := json.MarshalIndent(results, "", "  ")
-	must(os.WriteFile(filepath.Join(dir, name+".json"), j, 0o644))
-}
-
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
 }

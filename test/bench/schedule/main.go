@@ -7,17 +7,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
+	"github.com/skiffhq/skiff/test/bench"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,16 +28,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 )
-
-type result struct {
-	Name   string    `json:"name"`
-	Unit   string    `json:"unit"`
-	Median float64   `json:"median"`
-	Min    float64   `json:"min"`
-	Max    float64   `json:"max"`
-	Runs   []float64 `json:"runs"`
-	Goal   string    `json:"goal,omitempty"`
-}
 
 func main() {
 	bin := flag.String("bin", "bin/skiff", "skiff binary to measure")
@@ -58,12 +45,12 @@ func main() {
 		rss, peak = append(rss, m.rssMiB), append(peak, m.peakMiB)
 	}
 	label := fmt.Sprintf("%d pods, %d sim nodes", *pods, *nodes)
-	report([]result{
-		summarize("pods to Running per second, "+label, "pods/s", rate, ">= 500"),
-		summarize("creation to Running p50, "+label, "ms", p50, ""),
-		summarize("creation to Running p99, "+label, "ms", p99, ""),
-		summarize("server RSS with all pods Running, "+label, "MiB", rss, "< 1024"),
-		summarize("server peak RSS, "+label, "MiB", peak, ""),
+	bench.Report([]bench.Result{
+		bench.Summarize("pods to Running per second, "+label, "pods/s", rate, ">= 500"),
+		bench.Summarize("creation to Running p50, "+label, "ms", p50, ""),
+		bench.Summarize("creation to Running p99, "+label, "ms", p99, ""),
+		bench.Summarize("server RSS with all pods Running, "+label, "MiB", rss, "< 1024"),
+		bench.Summarize("server peak RSS, "+label, "MiB", peak, ""),
 	}, *out, fmt.Sprintf("schedule-%d", *nodes))
 }
 
@@ -72,35 +59,15 @@ type measurement struct {
 	rssMiB, peakMiB float64
 }
 
-// memory reads a process's resident and peak resident set in MiB.
-func memory(pid int) (rss, peak float64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	must(err)
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
-}
-
 func measure(bin string, nodes, pods, deployments int) measurement {
 	dir, err := os.MkdirTemp("", "skiff-bench-schedule-")
-	must(err)
+	bench.Must(err)
 	defer os.RemoveAll(dir)
-	port := freePort()
+	port := bench.FreePort()
 	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(port), "--disable-agent", "--sim-nodes", strconv.Itoa(nodes),
 		"--sim-node-pods", strconv.Itoa(max(110, 2*pods/nodes)))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	must(cmd.Start())
+	bench.Must(cmd.Start())
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_, _ = cmd.Process.Wait()
@@ -150,7 +117,7 @@ func measure(bin string, nodes, pods, deployments int) measurement {
 	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace("default"))
 	inf := factory.Core().V1().Pods().Informer()
 	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: record, UpdateFunc: func(_, obj any) { record(obj) }})
-	must(err)
+	bench.Must(err)
 	ictx, stopInformer := context.WithCancel(ctx)
 	factory.Start(ictx.Done())
 	factory.WaitForCacheSync(ictx.Done())
@@ -178,7 +145,7 @@ func measure(bin string, nodes, pods, deployments int) measurement {
 						Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "bench"}}}}},
 			}
 			_, err := c.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{})
-			must(err)
+			bench.Must(err)
 		}()
 	}
 	wg.Wait()
@@ -201,7 +168,7 @@ func measure(bin string, nodes, pods, deployments int) measurement {
 		}
 	}
 	total := end.Sub(start)
-	rss, peak := memory(cmd.Process.Pid)
+	rss, peak := bench.Memory(cmd.Process.Pid)
 	mu.Lock()
 	defer mu.Unlock()
 	var lat []float64
@@ -228,37 +195,4 @@ func ready(nodes []corev1.Node) int {
 		}
 	}
 	return n
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func summarize(name, unit string, runs []float64, goal string) result {
-	s := append([]float64(nil), runs...)
-	sort.Float64s(s)
-	return result{Name: name, Unit: unit, Median: s[len(s)/2], Min: s[0], Max: s[len(s)-1], Runs: runs, Goal: goal}
-}
-
-func report(results []result, dir, name string) {
-	must(os.MkdirAll(dir, 0o755))
-	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	md := "| measurement | median | min | max | goal |\n|---|---|---|---|---|\n"
-	for _, r := range results {
-		md += fmt.Sprintf("| %s | %.1f %s | %.1f | %.1f | %s |\n", r.Name, r.Median, r.Unit, r.Min, r.Max, r.Goal)
-	}
-	md += fmt.Sprintf("\n%d CPUs, commit %s, %s\n", runtime.NumCPU(), string(commit[:max(0, len(commit)-1)]), time.Now().Format("2006-01-02"))
-	fmt.Print(md)
-	must(os.WriteFile(filepath.Join(dir, name+".md"), []byte(md), 0o644))
-	j, _ := json.MarshalIndent(results, "", "  ")
-	must(os.WriteFile(filepath.Join(dir, name+".json"), j, 0o644))
-}
-
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
 }

@@ -7,30 +7,16 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
+	"github.com/skiffhq/skiff/test/bench"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
-
-type result struct {
-	Name   string    `json:"name"`
-	Unit   string    `json:"unit"`
-	Median float64   `json:"median"`
-	Min    float64   `json:"min"`
-	Max    float64   `json:"max"`
-	Runs   []float64 `json:"runs"`
-	Goal   string    `json:"goal,omitempty"`
-}
 
 func main() {
 	bin := flag.String("bin", "bin/skiff", "skiff binary to measure")
@@ -39,37 +25,37 @@ func main() {
 	out := flag.String("out", "test/bench/results", "directory for results")
 	flag.Parse()
 
-	var results []result
+	var results []bench.Result
 	fresh, existing, rssFresh, rssExisting := measureStart(*bin, *runs, *idle)
 	results = append(results,
-		summarize("start to /readyz, fresh data dir", "ms", fresh, "< 1000"),
-		summarize("start to /readyz, existing data dir", "ms", existing, "< 1000"),
-		summarize(fmt.Sprintf("RSS after %s idle, fresh data dir", *idle), "MiB", rssFresh, "< 120"),
-		summarize(fmt.Sprintf("RSS after %s idle, existing data dir", *idle), "MiB", rssExisting, "< 120"),
+		bench.Summarize("start to /readyz, fresh data dir", "ms", fresh, "< 1000"),
+		bench.Summarize("start to /readyz, existing data dir", "ms", existing, "< 1000"),
+		bench.Summarize(fmt.Sprintf("RSS after %s idle, fresh data dir", *idle), "MiB", rssFresh, "< 120"),
+		bench.Summarize(fmt.Sprintf("RSS after %s idle, existing data dir", *idle), "MiB", rssExisting, "< 120"),
 	)
 	if fi, err := os.Stat(*bin); err == nil {
 		size := float64(fi.Size()) / (1 << 20)
-		results = append(results, summarize("binary size (stripped)", "MiB", []float64{size}, "none set"))
+		results = append(results, bench.Summarize("binary size (stripped)", "MiB", []float64{size}, "none set"))
 	}
-	report(results, *out)
+	bench.Report(results, *out, "startup")
 }
 
 func measureStart(bin string, runs int, idle time.Duration) (fresh, existing, rssFresh, rssExisting []float64) {
 	for i := 0; i < runs; i++ {
 		dir, err := os.MkdirTemp("", "skiff-bench-")
-		must(err)
+		bench.Must(err)
 		d, p := start(bin, dir)
 		fresh = append(fresh, d)
 		if i == 0 {
 			time.Sleep(idle)
-			rssFresh = append(rssFresh, rssMiB(p.Pid))
+			rssFresh = append(rssFresh, rss(p.Pid))
 		}
 		stop(p)
 		d, p = start(bin, dir)
 		existing = append(existing, d)
 		if i == 0 {
 			time.Sleep(idle)
-			rssExisting = append(rssExisting, rssMiB(p.Pid))
+			rssExisting = append(rssExisting, rss(p.Pid))
 		}
 		stop(p)
 		_ = os.RemoveAll(dir)
@@ -78,11 +64,11 @@ func measureStart(bin string, runs int, idle time.Duration) (fresh, existing, rs
 }
 
 func start(bin, dir string) (float64, *os.Process) {
-	port := freePort()
+	port := bench.FreePort()
 	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(port), "--disable-agent")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	begin := time.Now()
-	must(cmd.Start())
+	bench.Must(cmd.Start())
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", port)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -106,58 +92,7 @@ func stop(p *os.Process) {
 	_, _ = p.Wait()
 }
 
-func rssMiB(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	must(err)
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func summarize(name, unit string, runs []float64, goal string) result {
-	s := append([]float64(nil), runs...)
-	sort.Float64s(s)
-	return result{Name: name, Unit: unit, Median: s[len(s)/2], Min: s[0], Max: s[len(s)-1], Runs: runs, Goal: goal}
-}
-
-func report(results []result, dir string) {
-	must(os.MkdirAll(dir, 0o755))
-	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	doc := map[string]any{
-		"date": time.Now().UTC().Format(time.RFC3339), "commit": strings.TrimSpace(string(commit)),
-		"cpus": numCPU(), "results": results,
-	}
-	data, _ := json.MarshalIndent(doc, "", "  ")
-	must(os.WriteFile(filepath.Join(dir, "startup.json"), data, 0o644))
-	var b strings.Builder
-	fmt.Fprintf(&b, "| measurement | median | min | max | goal |\n|---|---|---|---|---|\n")
-	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %.1f %s | %.1f | %.1f | %s %s |\n", r.Name, r.Median, r.Unit, r.Min, r.Max, r.Goal, r.Unit)
-	}
-	fmt.Fprintf(&b, "\n%d CPUs, commit %s, %s\n", numCPU(), strings.TrimSpace(string(commit)), time.Now().UTC().Format("2006-01-02"))
-	must(os.WriteFile(filepath.Join(dir, "startup.md"), []byte(b.String()), 0o644))
-	fmt.Print(b.String())
-}
-
-func numCPU() int {
-	data, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(data), "processor\t:")
-}
-
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
+func rss(pid int) float64 {
+	r, _ := bench.Memory(pid)
+	return r
 }
