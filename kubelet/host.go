@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"strings"
 	"sync"
 	"time"
@@ -175,9 +176,9 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	// The agent never reads managedFields; its status writes from cached
 	// copies leave the stored ones unchanged.
-	podInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0, informers.WithTransform(stripManagedFields),
+	podInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0, informers.WithTransform(ctrlcache.TransformStripManagedFields()),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = podSelector }))
-	nodeInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0, informers.WithTransform(stripManagedFields),
+	nodeInformers := informers.NewSharedInformerFactoryWithOptions(h.cfg.Client, 0, informers.WithTransform(ctrlcache.TransformStripManagedFields()),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = nodeSelector }))
 	podInformer := h.cfg.Pods
 	if podInformer == nil {
@@ -606,13 +607,6 @@ func DefaultCapacity() corev1.ResourceList {
 		corev1.ResourcePods:             resource.MustParse("110"),
 		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
 	}
-}
-
-func stripManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok && m.GetManagedFields() != nil {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
 }
 
 // truncateTimes cuts a status's timestamps to the second, as they are

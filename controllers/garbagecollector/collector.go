@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"slices"
 	"strings"
 	"sync"
@@ -185,7 +186,7 @@ func (c *Collector) syncMonitors(ctx context.Context) error {
 		}
 		inf := metadatainformer.NewFilteredMetadataInformer(c.metadata, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
 		// The graph needs owners and finalizers, not who wrote which field.
-		if err := inf.SetTransform(stripManagedFields); err != nil {
+		if err := inf.SetTransform(ctrlcache.TransformStripManagedFields()); err != nil {
 			continue
 		}
 		handle := func(obj any) {
@@ -437,11 +438,4 @@ func (c *Collector) removeFinalizer(ctx context.Context, s snapshot, finalizer s
 		return nil
 	}
 	return err
-}
-
-func stripManagedFields(obj any) (any, error) {
-	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		m.ManagedFields = nil
-	}
-	return obj, nil
 }

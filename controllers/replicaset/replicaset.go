@@ -201,12 +201,8 @@ func (r *reconciler) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, po
 	}
 	updated := rs.DeepCopy()
 	updated.Status = st
-	if err := r.client.Status().Update(ctx, updated); apierrors.IsConflict(err) {
-		// The cache is behind the stored object; its watch event is on
-		// the way and will bring this ReplicaSet back.
-		return requeue, nil
-	} else if err != nil {
-		return 0, fmt.Errorf("updating status: %w", err)
+	if err := r.client.Status().Update(ctx, updated); err != nil {
+		return 0, fmt.Errorf("updating status: %w", err) // a conflict is retried by conflict.Retry
 	}
 	return requeue, nil
 }
