@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -300,13 +301,7 @@ func (v *volumes) tokenFile(ctx context.Context, pod *corev1.Pod, t *corev1.Serv
 
 // writeFiles writes files under dir, rejecting paths that leave it.
 func writeFiles(dir string, files map[string]file) error {
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range files {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		clean := filepath.Clean(name)
 		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
 			return fmt.Errorf("path %q leaves the volume", name)

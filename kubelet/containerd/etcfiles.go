@@ -89,7 +89,9 @@ func resolvConf(pod *corev1.Pod) (string, error) {
 		}
 	}
 	var b strings.Builder
-	for _, s := range unique(servers)[:min(3, len(unique(servers)))] {
+	// resolv.conf takes three nameservers and 32 search domains.
+	servers = unique(servers)
+	for _, s := range servers[:min(3, len(servers))] {
 		fmt.Fprintf(&b, "nameserver %s\n", s)
 	}
 	if s := unique(searches); len(s) > 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/continuity"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
 	"github.com/containerd/typeurl/v2"
@@ -213,7 +214,9 @@ func (r *Runtime) StartSandbox(ctx context.Context, pod *corev1.Pod, podCIDR str
 		return nil, err
 	}
 	data, _ := json.Marshal(sandbox{IPs: ips, PodCIDR: podCIDR, Attachment: r.attachment(pod)})
-	if err := os.WriteFile(r.sandboxFile(pod.UID), data, 0o600); err != nil {
+	// Atomically: a torn record after a crash would make the next start
+	// replace the netns the pod's running containers are in.
+	if err := continuity.AtomicWriteFile(r.sandboxFile(pod.UID), data, 0o600); err != nil {
 		return nil, err
 	}
 	r.remember(pod.UID, ips)
