@@ -26,6 +26,15 @@ type Config struct {
 	ServingKeyFile  string
 	// ClientCAFile verifies client certificates (--client-ca-file).
 	ClientCAFile string
+	// KubeletClientCertFile and KubeletClientKeyFile are the client
+	// certificate the server presents to node agents for logs, exec,
+	// attach and port-forward (--kubelet-client-certificate,
+	// --kubelet-client-key); KubeletCAFile verifies the agents' serving
+	// certificates (--kubelet-certificate-authority; unverified without
+	// it, as upstream).
+	KubeletClientCertFile string
+	KubeletClientKeyFile  string
+	KubeletCAFile         string
 	// TokenAuthFile is a kube-apiserver static token CSV
 	// (token,user,uid,"group1,group2") (--token-auth-file).
 	TokenAuthFile string

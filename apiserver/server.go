@@ -143,7 +143,12 @@ func (c CompletedConfig) New() (*Server, error) {
 		IPs:       allocator.NewIPRange(c.ServiceClusterIPRange, ipStore),
 		NodePorts: allocator.NewPortRange(c.ServiceNodePortRange.Base, c.ServiceNodePortRange.Size, portStore),
 	}
-	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz, Services: services, Tokens: tokens, Client: client})
+	kubeletTransport, err := c.kubeletTransport()
+	if err != nil {
+		return nil, err
+	}
+	groups := builtin.Groups(builtin.Deps{Authorizer: authz, RuleResolver: rbacAuthz, Services: services, Tokens: tokens, Client: client,
+		Kubelet: &builtin.KubeletClient{Transport: kubeletTransport, Client: client}})
 	resourceConfig := serverstorage.NewResourceConfig()
 	for _, g := range groups {
 		for _, v := range g.Versions {
@@ -274,7 +279,9 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOptionsGetter) error {
 	var named []*genericapiserver.APIGroupInfo
 	for _, g := range groups {
-		info := genericapiserver.NewDefaultAPIGroupInfo(g.Name, Scheme, metav1.ParameterCodec, Codecs)
+		// The scheme's own parameter codec also reads the subresources'
+		// options (pods/log, exec, attach, portforward) from the query.
+		info := genericapiserver.NewDefaultAPIGroupInfo(g.Name, Scheme, runtime.NewParameterCodec(Scheme), Codecs)
 		info.PrioritizedVersions = nil
 		for _, v := range g.Versions {
 			storage := map[string]restStorage{}

@@ -42,6 +42,10 @@ type NodeConfig struct {
 	Addresses []corev1.NodeAddress
 	// NodeInfo fills status.nodeInfo; versions are added by the Host.
 	NodeInfo corev1.NodeSystemInfo
+	// KubeletPort is where the node's agent serves logs, exec and
+	// port-forward (status.daemonEndpoints.kubeletEndpoint.port); 0 for
+	// nodes that serve none (simulated ones).
+	KubeletPort int32
 	// Simulated nodes may be "powered off" for tests and demos: annotated
 	// sim.skiff.dev/heartbeat=stopped, the node renews no Lease, posts no
 	// status and touches no pod, as a crashed machine would.
@@ -98,6 +102,8 @@ type Host struct {
 	uids    map[string]podRef        // pod key → what the runtime holds for it
 	byUID   map[types.UID]string     // and back, for runtime events
 	backoff map[string]*startBackoff // "uid/container" → failed start
+	// podsReady is pods once Run set it, for other goroutines (Pod).
+	podsReady corelisters.PodLister
 }
 
 type podRef struct {
@@ -186,6 +192,9 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	nodeInformer := nodeInformers.Core().V1().Nodes()
 	h.pods, h.nodeL = corelisters.NewPodLister(podInformer.GetIndexer()), nodeInformer.Lister()
+	h.mu.Lock()
+	h.podsReady = h.pods
+	h.mu.Unlock()
 	enqueue := func(obj any) {
 		pod, ok := obj.(*corev1.Pod)
 		if t, tomb := obj.(cache.DeletedFinalStateUnknown); tomb {
@@ -357,11 +366,8 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		}
 		return 0, nil
 	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
-		// Terminal pods stay as they are; their containers are gone.
-		if err := rt.StopPod(ctx, pod, 0); err != nil {
-			return 0, err
-		}
-		return 0, h.removePod(ctx, n, pod.UID)
+		// Terminal pods stay as they are; their processes are gone.
+		return 0, h.finishPod(ctx, n, pod)
 	}
 
 	if !pod.Spec.HostNetwork {
@@ -431,10 +437,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return 0, err
 	}
 	if status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed {
-		if err := rt.StopPod(ctx, pod, 0); err != nil {
-			return 0, err
-		}
-		return 0, h.removePod(ctx, n, pod.UID)
+		return 0, h.finishPod(ctx, n, pod)
 	}
 	if !retryAt.IsZero() && (in.plan.requeue.IsZero() || retryAt.Before(in.plan.requeue)) {
 		in.plan.requeue = retryAt
@@ -443,6 +446,25 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return max(in.plan.requeue.Sub(now), time.Millisecond), nil
 	}
 	return 0, nil
+}
+
+// Pod returns a pod bound to one of the host's nodes, for the node's
+// agent server; a pod of another node is not found.
+func (h *Host) Pod(nodeName, namespace, name string) (*corev1.Pod, error) {
+	h.mu.Lock()
+	pods := h.podsReady
+	h.mu.Unlock()
+	if pods == nil {
+		return nil, errors.New("the node agent is starting")
+	}
+	pod, err := pods.Pods(namespace).Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if pod.Spec.NodeName != nodeName {
+		return nil, apierrors.NewNotFound(corev1.Resource("pods"), name)
+	}
+	return pod, nil
 }
 
 // Back-off of containers that failed to start (image pulls included), as
@@ -560,6 +582,23 @@ func (h *Host) forget(ctx context.Context, key string) error {
 		return h.removePod(ctx, n, ref.uid)
 	}
 	return nil
+}
+
+// finishPod stops what is left of a pod that reached Succeeded or
+// Failed and releases its network and volumes; its exited containers
+// and their logs stay (`kubectl logs` of a finished Job's pod works)
+// until the pod is deleted, as upstream.
+func (h *Host) finishPod(ctx context.Context, n *node, pod *corev1.Pod) error {
+	if err := n.cfg.Runtime.StopPod(ctx, pod, 0); err != nil {
+		return err
+	}
+	if err := n.cfg.Runtime.StopSandbox(ctx, pod.UID); err != nil {
+		return fmt.Errorf("releasing the pod's network: %w", err)
+	}
+	if h.cfg.VolumesDir == "" {
+		return nil
+	}
+	return (&volumes{dir: h.cfg.VolumesDir}).cleanup(string(pod.UID))
 }
 
 // removePod removes the pod's containers and sandbox, then its volumes.

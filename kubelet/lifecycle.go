@@ -12,18 +12,32 @@ import (
 )
 
 // Back-off between restarts of a container, as the upstream kubelet's:
-// 10 s doubling per restart up to 5 minutes.
+// the first exit restarts at once, then 10 s doubling per restart up to
+// 5 minutes; an instance that ran for 10 minutes restarts at once again.
 const (
 	initialBackOff = 10 * time.Second
 	maxBackOff     = 5 * time.Minute
+	backOffReset   = 2 * maxBackOff
 )
 
+// backOff is the wait before restarting instance attempt that exited.
 func backOff(attempt int32) time.Duration {
+	if attempt == 0 {
+		return 0
+	}
 	d := initialBackOff
-	for i := int32(0); i < attempt && d < maxBackOff; i++ {
+	for i := int32(1); i < attempt && d < maxBackOff; i++ {
 		d *= 2
 	}
 	return min(d, maxBackOff)
+}
+
+// restartDelay is backOff, reset for an instance that ran long.
+func restartDelay(st ContainerState) time.Duration {
+	if st.FinishedAt.Sub(st.StartedAt) >= backOffReset {
+		return 0
+	}
+	return backOff(st.Attempt)
 }
 
 // plan is what a sync of a pod does next: containers to start (with
@@ -68,7 +82,7 @@ func shouldRestart(pod *corev1.Pod, c *corev1.Container, st ContainerState) bool
 func planPod(pod *corev1.Pod, states map[string]ContainerState, now time.Time) plan {
 	p := plan{backOff: map[string]time.Time{}}
 	restart := func(c *corev1.Container, st ContainerState) {
-		due := st.FinishedAt.Add(backOff(st.Attempt))
+		due := st.FinishedAt.Add(restartDelay(st))
 		if now.Before(due) {
 			p.backOff[c.Name] = due
 			if p.requeue.IsZero() || due.Before(p.requeue) {

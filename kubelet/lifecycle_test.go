@@ -53,7 +53,8 @@ func TestPlanPod(t *testing.T) {
 		{"all init done starts app containers", testPod(corev1.RestartPolicyAlways, "i1"), map[string]ContainerState{"i1": exited(0, 0, t0)}, "app,side", 0},
 		{"failed init never restarts under Never", testPod(corev1.RestartPolicyNever, "i1"), map[string]ContainerState{"i1": exited(1, 0, t0)}, "", 0},
 		{"failed init restarts after back-off", testPod(corev1.RestartPolicyOnFailure, "i1"), map[string]ContainerState{"i1": exited(1, 0, t0)}, "i1", 0},
-		{"back-off still running", testPod(corev1.RestartPolicyAlways), map[string]ContainerState{"app": exited(0, 2, now.Add(-5*time.Second)), "side": running(0)}, "", 35 * time.Second},
+		{"back-off still running", testPod(corev1.RestartPolicyAlways), map[string]ContainerState{"app": exited(0, 2, now.Add(-5*time.Second)), "side": running(0)}, "", 15 * time.Second},
+		{"first exit restarts at once", testPod(corev1.RestartPolicyAlways), map[string]ContainerState{"app": exited(1, 0, now), "side": running(0)}, "app", 0},
 		{"OnFailure leaves a success alone", testPod(corev1.RestartPolicyOnFailure), map[string]ContainerState{"app": exited(0, 0, t0), "side": running(0)}, "", 0},
 		{"Never leaves a failure alone", testPod(corev1.RestartPolicyNever), map[string]ContainerState{"app": exited(2, 0, t0), "side": running(0)}, "", 0},
 	}
@@ -73,7 +74,7 @@ func TestPlanPod(t *testing.T) {
 }
 
 func TestBackOff(t *testing.T) {
-	for attempt, want := range map[int32]time.Duration{0: 10 * time.Second, 1: 20 * time.Second, 3: 80 * time.Second, 5: 5 * time.Minute, 40: 5 * time.Minute} {
+	for attempt, want := range map[int32]time.Duration{0: 0, 1: 10 * time.Second, 2: 20 * time.Second, 4: 80 * time.Second, 6: 5 * time.Minute, 40: 5 * time.Minute} {
 		if got := backOff(attempt); got != want {
 			t.Errorf("backOff(%d) = %s, want %s", attempt, got, want)
 		}
@@ -194,5 +195,16 @@ func TestTruncateTimesMatchesStoredStatus(t *testing.T) {
 	}
 	if got := st.ContainerStatuses[0].State.Running.StartedAt.Nanosecond(); got != 0 {
 		t.Fatalf("startedAt keeps %d ns", got)
+	}
+}
+
+func TestRestartDelayResetsAfterALongRun(t *testing.T) {
+	short := ContainerState{Attempt: 5, StartedAt: t0, FinishedAt: t0.Add(time.Minute), Exited: true}
+	long := ContainerState{Attempt: 5, StartedAt: t0, FinishedAt: t0.Add(11 * time.Minute), Exited: true}
+	if got := restartDelay(short); got != backOff(5) {
+		t.Fatalf("short run waits %s, want %s", got, backOff(5))
+	}
+	if got := restartDelay(long); got != 0 {
+		t.Fatalf("a container that ran 11 minutes waits %s, want an immediate restart", got)
 	}
 }

@@ -126,7 +126,7 @@ func (h *Host) tryPostStatus(ctx context.Context, n *node) error {
 		info.Architecture = runtime.GOARCH
 	}
 	node.Status.NodeInfo = info
-	node.Status.DaemonEndpoints.KubeletEndpoint.Port = 10250
+	node.Status.DaemonEndpoints.KubeletEndpoint.Port = n.cfg.KubeletPort
 	node.Status.Phase = ""
 	want := []corev1.NodeCondition{
 		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"},

@@ -2,10 +2,12 @@ package kubelet
 
 import (
 	"context"
+	"io"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 )
 
 // Runtime runs the containers of the pods bound to one node. The Host
@@ -30,6 +32,10 @@ type Runtime interface {
 	// StopPod stops the pod's containers, killing those still running
 	// after grace.
 	StopPod(ctx context.Context, pod *corev1.Pod, grace time.Duration) error
+	// StopSandbox releases the network (IPs, namespace) of a pod whose
+	// containers all ended; the containers and their logs stay until
+	// RemovePod. Stopping a pod without a sandbox is not an error.
+	StopSandbox(ctx context.Context, uid types.UID) error
 	// RemovePod removes the pod's containers and sandbox and releases its
 	// IPs. Removing an unknown pod is not an error.
 	RemovePod(ctx context.Context, uid types.UID) error
@@ -76,3 +82,27 @@ const (
 	ReasonCreateError       = "CreateContainerError"
 	ReasonRunError          = "RunContainerError"
 )
+
+// Streamer is implemented by runtimes whose containers are real
+// processes: the node agent's server serves `kubectl logs`, `exec`,
+// `attach` and `port-forward` through it.
+type Streamer interface {
+	// LogFile is the CRI-format log of the pod's container instance with
+	// that ID (as in status.containerStatuses[].containerID), and whether
+	// the instance still writes to it.
+	LogFile(ctx context.Context, pod *corev1.Pod, containerID string) (path string, running func() bool, err error)
+	// Exec runs cmd in the container; a command that exits non-zero
+	// returns a k8s.io/utils/exec.ExitError.
+	Exec(ctx context.Context, pod *corev1.Pod, container string, cmd []string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error
+	// Attach connects to the running container's stdio until it exits or
+	// ctx ends.
+	Attach(ctx context.Context, pod *corev1.Pod, container string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error
+	// PortForward connects stream to the port on the pod's loopback.
+	PortForward(ctx context.Context, pod *corev1.Pod, port int32, stream io.ReadWriteCloser) error
+}
+
+// NotFoundError is a container or instance the runtime does not have;
+// the server answers 404 (or 400 where upstream does).
+type NotFoundError struct{ Message string }
+
+func (e *NotFoundError) Error() string { return e.Message }

@@ -3,6 +3,9 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"net"
@@ -15,10 +18,14 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/skiffhq/skiff/apiserver/certs"
 	"github.com/skiffhq/skiff/kubelet"
+	kubeletserver "github.com/skiffhq/skiff/kubelet/server"
 	"github.com/skiffhq/skiff/kubelet/containerd"
 	"github.com/skiffhq/skiff/kubelet/sim"
 )
@@ -80,6 +87,7 @@ func (o *Options) localNode(ctx context.Context, dataDir string) (kubelet.NodeCo
 			return <-done
 		}
 	}
+	n.KubeletPort = int32(o.KubeletPort)
 	rt, err := containerd.New(ctx, containerd.Config{Address: address, StateDir: filepath.Join(dataDir, "agent"), Bridge: o.PodBridge})
 	if err != nil {
 		return n, nil, fmt.Errorf("%w; %s", err, agentHint)
@@ -211,4 +219,58 @@ func primaryIP() (net.IP, error) {
 		}
 	}
 	return nil, errors.New("no global IPv4 address")
+}
+
+// agentServer prepares the node agent's HTTPS server (logs, exec,
+// attach, port-forward) for a node whose runtime runs processes: a
+// serving certificate from the cluster CA for the node's names and
+// addresses, and authentication and authorization delegated to the API
+// server, as upstream's kubelet in webhook mode. Nil for nodes that
+// serve nothing.
+func agentServer(cfg *rest.Config, dataDir string, host *kubelet.Host, n kubelet.NodeConfig, rootCA []byte) (func(context.Context, string) error, error) {
+	streamer, ok := n.Runtime.(kubelet.Streamer)
+	if !ok || n.KubeletPort == 0 {
+		return nil, nil
+	}
+	pki := certs.PKI{Dir: filepath.Join(dataDir, "pki")}
+	ca, err := certs.LoadCA(pki.CACert(), pki.CAKey())
+	if err != nil {
+		return nil, fmt.Errorf("node agent: %w", err)
+	}
+	hosts := []string{n.Name, "localhost"}
+	ips := []net.IP{net.ParseIP("127.0.0.1")}
+	for _, a := range n.Addresses {
+		if ip := net.ParseIP(a.Address); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			hosts = append(hosts, a.Address)
+		}
+	}
+	certPEM, keyPEM, err := ca.IssuePEM(pkix.Name{CommonName: "system:node:" + n.Name, Organization: []string{"system:nodes"}}, hosts, ips, x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		return nil, fmt.Errorf("node agent: issuing its serving certificate: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("node agent: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	scfg := kubeletserver.Config{
+		NodeName: n.Name,
+		Pod:      func(ns, name string) (*corev1.Pod, error) { return host.Pod(n.Name, ns, name) },
+		Streamer: streamer,
+	}
+	if err := kubeletserver.DelegatingAuth(&scfg, client, rootCA); err != nil {
+		return nil, err
+	}
+	srv, err := kubeletserver.New(scfg)
+	if err != nil {
+		return nil, err
+	}
+	// Client certificates are asked for and verified by the authenticator.
+	tc := &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+	return func(ctx context.Context, addr string) error { return srv.Serve(ctx, addr, tc) }, nil
 }

@@ -73,6 +73,15 @@ func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, dataDir
 		if err != nil {
 			return err
 		}
+		for _, n := range local {
+			serve, err := agentServer(cfg, dataDir, host, n, rootCA)
+			if err != nil {
+				return err
+			}
+			if serve != nil {
+				g.Go(func() error { return serve(ctx, fmt.Sprintf(":%d", n.KubeletPort)) })
+			}
+		}
 		g.Go(func() error {
 			if err := host.Run(ctx); err != nil {
 				return fmt.Errorf("node agent: %w", err)

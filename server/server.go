@@ -65,13 +65,17 @@ type Options struct {
 	NodeName string
 	// PodBridge names the local node's pod bridge.
 	PodBridge string
+	// KubeletPort is where the local node's agent serves logs, exec,
+	// attach and port-forward (HTTPS, all addresses).
+	KubeletPort int
 }
 
 // NewOptions returns the defaults of `skiff server`.
 func NewOptions() *Options {
 	return &Options{DataDir: ".skiff", BindAddress: "127.0.0.1", SecurePort: 6443, ServiceClusterIPRange: "10.96.0.0/12",
 		ClusterCIDR: "10.244.0.0/16", NodeMonitorGracePeriod: 40 * time.Second,
-		SimNodeCPU: "8", SimNodeMemory: "32Gi", SimNodePods: 110, Runtime: RuntimeContainerd, PodBridge: network.DefaultBridge}
+		SimNodeCPU: "8", SimNodeMemory: "32Gi", SimNodePods: 110, Runtime: RuntimeContainerd, PodBridge: network.DefaultBridge,
+		KubeletPort: 10250}
 }
 
 // Paths of the files in the data directory that users and agents read.
@@ -114,6 +118,9 @@ func (o *Options) Validate() error {
 	}
 	if l := len(o.PodBridge); l == 0 || l > 15 {
 		errs = append(errs, fmt.Errorf("--pod-bridge %q: a network interface name of 1 to 15 characters", o.PodBridge))
+	}
+	if o.KubeletPort < 1 || o.KubeletPort > 65535 {
+		errs = append(errs, fmt.Errorf("--kubelet-port %d must be between 1 and 65535", o.KubeletPort))
 	}
 	if o.Runtime != RuntimeContainerd && o.Runtime != RuntimeSim {
 		errs = append(errs, fmt.Errorf("--runtime %q: must be %s or %s", o.Runtime, RuntimeContainerd, RuntimeSim))
@@ -186,6 +193,9 @@ func (o *Options) Run(ctx context.Context) error {
 		ServingCertFile:              pki.ServingCert(),
 		ServingKeyFile:               pki.ServingKey(),
 		ClientCAFile:                 pki.CACert(),
+		KubeletClientCertFile:        pki.KubeletClientCert(),
+		KubeletClientKeyFile:         pki.KubeletClientKey(),
+		KubeletCAFile:                pki.CACert(),
 		TokenAuthFile:                tokenFile,
 		ServiceAccountSigningKeyFile: pki.ServiceAccountKey(),
 		EtcdServers:                  etcdServer.Endpoints(),

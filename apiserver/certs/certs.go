@@ -37,6 +37,12 @@ func (p PKI) ServingKey() string  { return filepath.Join(p.Dir, "apiserver.key")
 func (p PKI) AdminCert() string   { return filepath.Join(p.Dir, "admin.crt") }
 func (p PKI) AdminKey() string    { return filepath.Join(p.Dir, "admin.key") }
 
+// KubeletClientCert and KubeletClientKey are the API server's identity
+// towards node agents (logs, exec, port-forward), as kube-apiserver's
+// --kubelet-client-certificate.
+func (p PKI) KubeletClientCert() string { return filepath.Join(p.Dir, "apiserver-kubelet-client.crt") }
+func (p PKI) KubeletClientKey() string  { return filepath.Join(p.Dir, "apiserver-kubelet-client.key") }
+
 // ServiceAccountKey signs service account tokens.
 func (p PKI) ServiceAccountKey() string { return filepath.Join(p.Dir, "sa.key") }
 
@@ -48,7 +54,8 @@ type CA struct {
 
 // Ensure creates whatever is missing of the CA, the serving certificate
 // (for hosts and ips, plus localhost and 127.0.0.1) and the admin client
-// certificate (CN=admin, O=system:masters). Existing files are kept.
+// certificate (CN=admin, O=system:masters) and the API server's client
+// certificate towards node agents. Existing files are kept.
 func (p PKI) Ensure(hosts []string, ips []net.IP) (*CA, error) {
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", p.Dir, err)
@@ -81,6 +88,12 @@ func (p PKI) Ensure(hosts []string, ips []net.IP) (*CA, error) {
 		subject := pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}}
 		if err := ca.Issue(p.AdminCert(), p.AdminKey(), subject, nil, nil, x509.ExtKeyUsageClientAuth); err != nil {
 			return nil, fmt.Errorf("issuing the admin certificate: %w", err)
+		}
+	}
+	if !exists(p.KubeletClientCert()) || !exists(p.KubeletClientKey()) {
+		subject := pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}}
+		if err := ca.Issue(p.KubeletClientCert(), p.KubeletClientKey(), subject, nil, nil, x509.ExtKeyUsageClientAuth); err != nil {
+			return nil, fmt.Errorf("issuing the kubelet client certificate: %w", err)
 		}
 	}
 	return ca, nil

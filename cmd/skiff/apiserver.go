@@ -36,6 +36,9 @@ type apiserverFlags struct {
 	apiAudiences          []string
 	saMaxExpiration       time.Duration
 	disabledAdmission     []string
+	kubeletClientCert     string
+	kubeletClientKey      string
+	kubeletCA             string
 }
 
 // ignoredAPIServerFlags are accepted so that kube-apiserver command lines
@@ -48,8 +51,6 @@ var ignoredAPIServerFlags = []struct{ name, kind string }{
 	{"anonymous-auth", "bool"},
 	{"enable-priority-and-fairness", "bool"},
 	{"audit-log-path", "string"},
-	{"kubelet-client-certificate", "string"},
-	{"kubelet-client-key", "string"},
 	{"requestheader-client-ca-file", "string"},
 	{"requestheader-allowed-names", "strings"},
 	{"requestheader-extra-headers-prefix", "strings"},
@@ -98,6 +99,9 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "serving certificate")
 	fs.StringVar(&f.tlsKeyFile, "tls-private-key-file", "", "serving certificate's private key")
 	fs.StringVar(&f.clientCAFile, "client-ca-file", "", "CA bundle that verifies client certificates; CN is the user name, O the groups")
+	fs.StringVar(&f.kubeletClientCert, "kubelet-client-certificate", "", "client certificate presented to node agents (logs, exec, attach, port-forward)")
+	fs.StringVar(&f.kubeletClientKey, "kubelet-client-key", "", "private key of --kubelet-client-certificate")
+	fs.StringVar(&f.kubeletCA, "kubelet-certificate-authority", "", "CA bundle that verifies node agents' serving certificates (not verified without it)")
 	fs.StringVar(&f.tokenAuthFile, "token-auth-file", "", "static bearer tokens, CSV: token,user,uid,\"group1,group2\"")
 	fs.StringSliceVar(&f.etcdServers, "etcd-servers", nil, "etcd client URLs (http://, https:// or unix://)")
 	fs.StringVar(&f.etcdPrefix, "etcd-prefix", f.etcdPrefix, "prefix of all keys in etcd")
@@ -146,6 +150,7 @@ func (f *apiserverFlags) config() (apiserver.Config, error) {
 		cfg.ServingKeyFile = filepath.Join(f.certDir, "apiserver.key")
 	}
 	cfg.ClientCAFile = f.clientCAFile
+	cfg.KubeletClientCertFile, cfg.KubeletClientKeyFile, cfg.KubeletCAFile = f.kubeletClientCert, f.kubeletClientKey, f.kubeletCA
 	cfg.ServiceAccountIssuers = f.saIssuers
 	cfg.ServiceAccountKeyFiles = f.saKeyFiles
 	cfg.ServiceAccountSigningKeyFile = f.saSigningKeyFile

@@ -48,6 +48,7 @@ func newServerCommand() *cobra.Command {
 	fs.StringVar(&o.ContainerRuntimeEndpoint, "container-runtime-endpoint", o.ContainerRuntimeEndpoint, "a running containerd to use (unix:///run/containerd/containerd.sock) instead of starting one under --data-dir")
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the local node (default: the hostname)")
 	fs.StringVar(&o.PodBridge, "pod-bridge", o.PodBridge, "name of the local node's pod network bridge")
+	fs.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "HTTPS port of the local node agent (logs, exec, attach, port-forward)")
 	return cmd
 }
 

@@ -17,7 +17,7 @@ import (
 
 	apievents "github.com/containerd/containerd/api/events"
 	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
+	containerdcio "github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/continuity"
@@ -43,6 +43,9 @@ const (
 	labelContainer    = "io.kubernetes.container.name"
 	labelAttempt      = "skiff.dev/attempt"
 	labelStartedAt    = "skiff.dev/started-at"
+	// labelStdin marks containers with stdin: "open", or "once" for
+	// stdinOnce.
+	labelStdin = "skiff.dev/stdin"
 )
 
 // runcRuntime is the shim containerd runs containers with.
@@ -70,8 +73,10 @@ type Runtime struct {
 	cni     *network.CNI
 	cniCIDR string
 	ips     map[types.UID][]string
-	pods    map[string]types.UID // container ID → pod
-	oomed   map[string]bool      // container IDs the kernel OOM-killed
+	pods    map[string]types.UID    // container ID → pod
+	oomed   map[string]bool         // container IDs the kernel OOM-killed
+	ios     map[string]*containerIO // container ID → its stdio
+	ctx     context.Context         // the runtime's lifetime
 }
 
 var _ kubelet.Runtime = (*Runtime)(nil)
@@ -82,13 +87,74 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{cfg: cfg, client: c, events: make(chan types.UID, 1024), ips: map[types.UID][]string{}, pods: map[string]types.UID{}, oomed: map[string]bool{}}
+	r := &Runtime{cfg: cfg, client: c, events: make(chan types.UID, 1024), ips: map[types.UID][]string{},
+		pods: map[string]types.UID{}, oomed: map[string]bool{}, ios: map[string]*containerIO{}, ctx: ctx}
+	if err := r.reopenIO(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
 	go r.watchEvents(ctx)
 	return r, nil
 }
 
-// Close disconnects from containerd; containers keep running.
-func (r *Runtime) Close() error { return r.client.Close() }
+// reopenIO goes on copying the output of the containers that run from
+// before a restart (adoption): their FIFOs are where StartContainer made
+// them.
+func (r *Runtime) reopenIO(ctx context.Context) error {
+	ctx = r.ns(ctx)
+	list, err := r.client.Containers(ctx, fmt.Sprintf(`labels."%s"`, labelPodUID))
+	if err != nil {
+		return fmt.Errorf("listing containers: %w", err)
+	}
+	for _, c := range list {
+		info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
+		if err != nil {
+			continue
+		}
+		task, err := c.Task(ctx, nil)
+		if err != nil {
+			continue
+		}
+		if st, err := task.Status(ctx); err != nil || st.Status == containerd.Stopped {
+			continue // an exited process writes nothing more
+		}
+		paths := r.ioPaths(types.UID(info.Labels[labelPodUID]), info.Labels[labelContainer], info.Labels[labelAttempt])
+		spec, err := c.Spec(ctx)
+		if err != nil || spec.Process == nil {
+			continue
+		}
+		fifos := paths.fifos(info.Labels[labelStdin] != "", spec.Process.Terminal)
+		if _, err := os.Stat(fifos.Stdout); err != nil {
+			continue
+		}
+		cio, err := openIO(r.ctx, fifos, paths.log(), info.Labels[labelStdin] == "once")
+		if err != nil {
+			return fmt.Errorf("reopening the output of container %s: %w", c.ID(), err)
+		}
+		r.ios[c.ID()] = cio
+		r.pods[c.ID()] = types.UID(info.Labels[labelPodUID])
+	}
+	return nil
+}
+
+func (r *Runtime) ioPaths(uid types.UID, name, attempt string) ioPaths {
+	a, _ := strconv.Atoi(attempt)
+	return ioPaths{dir: filepath.Join(r.podDir(uid), name), attempt: int32(a)}
+}
+
+// Close stops copying the containers' output and disconnects from
+// containerd; containers keep running, and a new Runtime on the same
+// state dir goes on where this one stopped.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	ios := r.ios
+	r.ios = map[string]*containerIO{}
+	r.mu.Unlock()
+	for _, cio := range ios {
+		cio.close()
+	}
+	return r.client.Close()
+}
 
 func (r *Runtime) ns(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, Namespace)
@@ -363,9 +429,18 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 		return err
 	}
 	opts = append(opts, sec...)
+	if c.TTY {
+		opts = append(opts, oci.WithTTY)
+	}
 	labels := map[string]string{
 		labelPodUID: string(pod.UID), labelPodName: pod.Name, labelPodNamespace: pod.Namespace,
 		labelContainer: c.Name, labelAttempt: strconv.Itoa(int(attempt)),
+	}
+	switch {
+	case c.Stdin && c.StdinOnce:
+		labels[labelStdin] = "once"
+	case c.Stdin:
+		labels[labelStdin] = "open"
 	}
 	container, err := r.client.NewContainer(ctx, id,
 		containerd.WithImage(img),
@@ -380,24 +455,93 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	r.mu.Lock()
 	r.pods[id] = pod.UID
 	r.mu.Unlock()
-	logDir := filepath.Join(r.podDir(pod.UID), c.Name)
-	if err := os.MkdirAll(logDir, 0o700); err != nil {
+	paths := ioPaths{dir: filepath.Join(r.podDir(pod.UID), c.Name), attempt: attempt}
+	if err := os.MkdirAll(paths.dir, 0o700); err != nil {
 		return err
 	}
-	task, err := container.NewTask(ctx, cio.LogFile(filepath.Join(logDir, strconv.Itoa(int(attempt))+".log")))
+	cio, err := openIO(r.ctx, paths.fifos(c.Stdin, c.TTY), paths.log(), c.StdinOnce)
 	if err != nil {
+		_ = container.Delete(ctx, containerd.WithSnapshotCleanup)
+		return fmt.Errorf("opening the stdio of container %s: %w", c.Name, err)
+	}
+	task, err := container.NewTask(ctx, func(string) (containerdcio.IO, error) { return cio.dio, nil })
+	if err != nil {
+		cio.close()
 		_ = container.Delete(ctx, containerd.WithSnapshotCleanup)
 		return &kubelet.StartError{Reason: kubelet.ReasonRunError, Message: fmt.Sprintf("starting container %s: %v", c.Name, err)}
 	}
+	r.mu.Lock()
+	r.ios[id] = cio
+	r.mu.Unlock()
 	if err := task.Start(ctx); err != nil {
 		_, _ = task.Delete(ctx, containerd.WithProcessKill)
 		_ = container.Delete(ctx, containerd.WithSnapshotCleanup)
+		r.forgetIO(id)
 		return &kubelet.StartError{Reason: kubelet.ReasonRunError, Message: fmt.Sprintf("starting container %s: %v", c.Name, err)}
 	}
 	if _, err := container.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 		return fmt.Errorf("labelling container %s: %w", c.Name, err)
 	}
+	return r.removeOldAttempts(ctx, pod.UID, c.Name, attempt)
+}
+
+// removeOldAttempts keeps the instance before attempt (its status is
+// lastState, its log `kubectl logs --previous`) and removes older ones
+// with their logs, as upstream's container garbage collection.
+func (r *Runtime) removeOldAttempts(ctx context.Context, uid types.UID, name string, attempt int32) error {
+	list, err := r.podContainers(ctx, uid)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
+		if err != nil || info.Labels[labelContainer] != name {
+			continue
+		}
+		a, err := strconv.Atoi(info.Labels[labelAttempt])
+		if err != nil || int32(a) >= attempt-1 {
+			continue
+		}
+		if err := r.removeContainer(ctx, c); err != nil {
+			return err
+		}
+		paths := ioPaths{dir: filepath.Join(r.podDir(uid), name), attempt: int32(a)}
+		for _, suffix := range []string{".log", ".stdin", ".stdout", ".stderr"} {
+			if err := os.Remove(paths.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// removeContainer deletes one container instance with its task.
+func (r *Runtime) removeContainer(ctx context.Context, c containerd.Container) error {
+	if task, err := c.Task(ctx, nil); err == nil {
+		if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	r.forgetIO(c.ID())
+	r.mu.Lock()
+	delete(r.pods, c.ID())
+	delete(r.oomed, c.ID())
+	r.mu.Unlock()
+	return nil
+}
+
+// forgetIO stops copying an instance's output.
+func (r *Runtime) forgetIO(id string) {
+	r.mu.Lock()
+	cio := r.ios[id]
+	delete(r.ios, id)
+	r.mu.Unlock()
+	if cio != nil {
+		cio.close()
+	}
 }
 
 // pullTimeout bounds one image pull.
@@ -574,22 +718,22 @@ func (r *Runtime) RemovePod(ctx context.Context, uid types.UID) error {
 	}
 	var errs []error
 	for _, c := range list {
-		if task, err := c.Task(ctx, nil); err == nil {
-			if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, err)
-			}
-		}
-		if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		if err := r.removeContainer(ctx, c); err != nil {
 			errs = append(errs, err)
 		}
-		r.mu.Lock()
-		delete(r.pods, c.ID())
-		delete(r.oomed, c.ID())
-		r.mu.Unlock()
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	if err := r.StopSandbox(ctx, uid); err != nil {
+		return err
+	}
+	return os.RemoveAll(r.podDir(uid))
+}
+
+// StopSandbox implements kubelet.Runtime: the pod's network goes (CNI
+// teardown, namespace), its containers and logs stay.
+func (r *Runtime) StopSandbox(ctx context.Context, uid types.UID) error {
 	r.mu.Lock()
 	delete(r.ips, uid)
 	r.mu.Unlock()
@@ -604,9 +748,9 @@ func (r *Runtime) RemovePod(ctx context.Context, uid types.UID) error {
 		if err := cni.Teardown(ctx, att); err != nil {
 			return err
 		}
+		if err := os.Remove(r.sandboxFile(uid)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
-	if err := network.RemoveNetNS(nsPath); err != nil {
-		return err
-	}
-	return os.RemoveAll(r.podDir(uid))
+	return network.RemoveNetNS(nsPath)
 }

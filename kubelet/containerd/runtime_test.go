@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,8 +20,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	utilexec "k8s.io/utils/exec"
 
 	"github.com/skiffhq/skiff/kubelet"
+	"github.com/skiffhq/skiff/kubelet/logs"
 	"github.com/skiffhq/skiff/test/images"
 )
 
@@ -80,6 +84,7 @@ func TestRuntimeRunsAPod(t *testing.T) {
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi")}}},
 			{Name: "user", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", "id -u; id -g; touch /x 2>/dev/null || echo read-only"},
 				SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(1000)), RunAsGroup: new(int64(2000)), ReadOnlyRootFilesystem: new(true)}},
+			{Name: "echoer", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"cat"}, Stdin: true},
 		}},
 	}
 	removed := false
@@ -164,9 +169,28 @@ func TestRuntimeRunsAPod(t *testing.T) {
 		states, err := rt.Containers(ctx, pod)
 		return err == nil && states["user"].Exited
 	})
-	logged, err := os.ReadFile(filepath.Join(state, "pods", string(pod.UID), "user", "0.log"))
-	if err != nil || string(logged) != "1000\n2000\nread-only\n" {
-		t.Fatalf("user container output %q (%v): want uid 1000, gid 2000, a read-only root", logged, err)
+	if logged := readLog(t, rt, pod, "user"); logged != "1000\n2000\nread-only\n" {
+		t.Fatalf("user container output %q: want uid 1000, gid 2000, a read-only root", logged)
+	}
+	if _, _, err := rt.LogFile(ctx, pod, "containerd://"+containerID("another-pod", "user", 0)); err == nil {
+		t.Fatal("the log of a container that does not exist")
+	}
+	testStreams(ctx, t, rt, pod)
+	// A restarted agent goes on copying the containers' output: attach
+	// works through the new runtime.
+	rtCancel()
+	rt.Close()
+	rtCtx2, rtCancel2 := context.WithCancel(context.Background())
+	t.Cleanup(rtCancel2) // after the pod's removal, which uses rt
+	rt, err = New(rtCtx2, Config{Address: s.Address(), StateDir: state, Bridge: bridge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attachOnce(ctx, t, rt, pod, "after restart\n"); got != "after restart\n" {
+		t.Fatalf("attach after a restart echoed %q", got)
+	}
+	if logged := readLog(t, rt, pod, "echoer"); logged != "through attach\nafter restart\n" {
+		t.Fatalf("echoer's log %q", logged)
 	}
 	if st := states["httpd"]; st.Exited || st.StartedAt.IsZero() || st.ImageRef == "" || st.ID == "" {
 		t.Fatalf("httpd: %+v", st)
@@ -204,6 +228,103 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	if err := rt.RemovePod(ctx, pod.UID); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readLog reads a container's whole log as `kubectl logs` would.
+func readLog(t *testing.T, rt *Runtime, pod *corev1.Pod, name string) string {
+	t.Helper()
+	states, err := rt.Containers(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _, err := rt.LogFile(context.Background(), pod, states[name].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := logs.Read(context.Background(), path, logs.Options{Tail: -1}, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// attachOnce writes line to the echoer container (cat) through attach
+// and returns what came back.
+func attachOnce(ctx context.Context, t *testing.T, rt *Runtime, pod *corev1.Pod, line string) string {
+	t.Helper()
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stdinR, stdinW := io.Pipe()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- rt.Attach(actx, pod, "echoer", stdinR, nopCloser{out}, nil, false, nil) }()
+	if _, err := stdinW.Write([]byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the attached container to echo", func() bool { return out.String() == line })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stdinW.Close()
+	return out.String()
+}
+
+// testStreams runs exec, attach and port-forward against the pod.
+func testStreams(ctx context.Context, t *testing.T, rt *Runtime, pod *corev1.Pod) {
+	t.Helper()
+	var out, errOut syncBuffer
+	err := rt.Exec(ctx, pod, "httpd", []string{"sh", "-c", "echo out; echo err >&2; id -u; exit 7"}, nil, nopCloser{&out}, nopCloser{&errOut}, false, nil)
+	var exitErr utilexec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 7 {
+		t.Fatalf("exec: %v, want exit status 7", err)
+	}
+	if out.String() != "out\n0\n" || errOut.String() != "err\n" {
+		t.Fatalf("exec stdout %q stderr %q", out.String(), errOut.String())
+	}
+	out = syncBuffer{}
+	if err := rt.Exec(ctx, pod, "httpd", []string{"cat"}, strings.NewReader("from stdin"), nopCloser{&out}, nil, false, nil); err != nil || out.String() != "from stdin" {
+		t.Fatalf("exec with stdin: %q, %v", out.String(), err)
+	}
+	if err := rt.Exec(ctx, pod, "quits", []string{"true"}, nil, nopCloser{&out}, nil, false, nil); err == nil {
+		t.Fatal("exec into an exited container worked")
+	}
+	if got := attachOnce(ctx, t, rt, pod, "through attach\n"); got != "through attach\n" {
+		t.Fatalf("attach echoed %q", got)
+	}
+	// Port-forward reaches the pod's loopback from inside its netns.
+	client, server := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- rt.PortForward(ctx, pod, 8080, server) }()
+	go func() { _, _ = client.Write([]byte("GET /index.html HTTP/1.0\r\n\r\n")) }()
+	resp, err := io.ReadAll(client)
+	if err != nil || !strings.Contains(string(resp), "skiff test image") {
+		t.Fatalf("port-forward answered %q (%v)", resp, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // removePortmapChains deletes the portmap plugin's shared nat chains and

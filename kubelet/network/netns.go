@@ -1,8 +1,10 @@
 package network
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,4 +57,48 @@ func RemoveNetNS(path string) error {
 		return err
 	}
 	return nil
+}
+
+// DialInNetNS connects to addr ("127.0.0.1:8080") from inside the network
+// namespace pinned at path, as the kubelet's port-forward does: the
+// socket is created in that namespace and keeps living there.
+func DialInNetNS(ctx context.Context, path, network, addr string) (net.Conn, error) {
+	target, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening netns %s: %w", path, err)
+	}
+	defer target.Close()
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer self.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("entering netns %s: %w", path, err)}
+			return
+		}
+		// The socket is made here, on this thread, in the pod's namespace.
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, network, addr)
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: it dies with this goroutine
+			// instead of running other goroutines in the pod's netns.
+			ch <- result{conn, err}
+			return
+		}
+		runtime.UnlockOSThread()
+		ch <- result{conn, err}
+	}()
+	res := <-ch
+	return res.conn, res.err
 }

@@ -244,3 +244,23 @@ func (r *Runtime) RemovePod(_ context.Context, uid types.UID) error {
 	delete(r.pods, uid)
 	return nil
 }
+
+// StopSandbox implements kubelet.Runtime: the pod's IPs are free again;
+// its containers' final states stay until RemovePod.
+func (r *Runtime) StopSandbox(_ context.Context, uid types.UID) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sp, ok := r.pods[uid]
+	if !ok {
+		return nil
+	}
+	for _, t := range sp.timers {
+		t.Stop()
+	}
+	sp.timers = nil
+	for _, ip := range sp.ips {
+		delete(r.usedIP, ip)
+	}
+	sp.ips = nil
+	return nil
+}

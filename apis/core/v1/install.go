@@ -18,6 +18,9 @@ func Install(scheme *runtime.Scheme) error {
 	if err := internalversion.Register(scheme, corev1.SchemeGroupVersion); err != nil {
 		return err
 	}
+	if err := addOptionsConversions(scheme); err != nil {
+		return err
+	}
 	scheme.AddTypeDefaultingFunc(&corev1.Pod{}, func(o any) { SetDefaultsPod(o.(*corev1.Pod)) })
 	scheme.AddTypeDefaultingFunc(&corev1.PodTemplate{}, func(o any) { SetDefaultsPodTemplateSpec(&o.(*corev1.PodTemplate).Template) })
 	scheme.AddTypeDefaultingFunc(&corev1.Service{}, func(o any) { SetDefaultsService(o.(*corev1.Service)) })

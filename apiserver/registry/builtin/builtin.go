@@ -101,6 +101,8 @@ type Deps struct {
 	// Client is a privileged loopback client (evictions read and update
 	// disruption budgets through it).
 	Client kubernetes.Interface
+	// Kubelet reaches node agents (pods/log, exec, attach, portforward).
+	Kubelet *KubeletClient
 }
 
 func gvOf(gv metav1.GroupVersion) schema.GroupVersion {

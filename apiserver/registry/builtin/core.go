@@ -75,6 +75,10 @@ func coreGroup(deps Deps) Group {
 					"binding":             &bindingREST{store: s},
 					"ephemeralcontainers": newEphemeralContainersREST(s),
 					"eviction":            &evictionREST{store: s, client: deps.Client},
+					"log":                 &logREST{podStreamBase{store: s, kubelet: deps.Kubelet}},
+					"exec":                &streamREST{podStreamBase{store: s, kubelet: deps.Kubelet}, "exec"},
+					"attach":              &streamREST{podStreamBase{store: s, kubelet: deps.Kubelet}, "attach"},
+					"portforward":         &streamREST{podStreamBase{store: s, kubelet: deps.Kubelet}, "portforward"},
 				}, nil
 			},
 		},
