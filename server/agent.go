@@ -25,8 +25,8 @@ import (
 
 	"github.com/skiffhq/skiff/apiserver/certs"
 	"github.com/skiffhq/skiff/kubelet"
-	kubeletserver "github.com/skiffhq/skiff/kubelet/server"
 	"github.com/skiffhq/skiff/kubelet/containerd"
+	kubeletserver "github.com/skiffhq/skiff/kubelet/server"
 	"github.com/skiffhq/skiff/kubelet/sim"
 )
 
