@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,7 +130,7 @@ metadata: {name: fails}
 spec:
   restartPolicy: Never
   containers:
-  - {name: main, image: %[1]s, command: [sh, -c, "exit 3"]}
+  - {name: main, image: %[1]s, command: [sh, -c, "echo failing; exit 3"]}
 ---
 apiVersion: v1
 kind: Secret
@@ -174,6 +176,13 @@ metadata: {name: crashes}
 spec:
   containers:
   - {name: main, image: %[1]s, command: [sh, -c, 'echo crashing; exit 1']}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: talker}
+spec:
+  containers:
+  - {name: main, image: %[1]s, command: [sh, -c, 'echo line1; echo line2; sleep 1; echo err1 >&2; exec httpd -f -p 8080 -h /var/www']}
 ---
 apiVersion: v1
 kind: Pod
@@ -310,6 +319,8 @@ spec:
 		return nil
 	})
 
+	testKubectlStreams(t, srv)
+
 	// An image that cannot be pulled: ErrImagePull, then ImagePullBackOff,
 	// with the reason in the status and an event, as upstream.
 	eventually(t, 30*time.Second, func() error {
@@ -328,7 +339,7 @@ spec:
 	})
 
 	k("delete", "deployment", "web", "--wait=true")
-	k("delete", "pod", "fails", "nopull", "vols", "init", "crashes", "--wait=true")
+	k("delete", "pod", "fails", "nopull", "vols", "init", "crashes", "talker", "att", "--wait=true")
 	eventually(t, 60*time.Second, func() error {
 		if out, _ := srv.Kubectl("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); strings.TrimSpace(out) != "" {
 			return fmt.Errorf("pods left: %s", out)
@@ -340,4 +351,151 @@ spec:
 		}
 		return nil
 	})
+}
+
+// testKubectlStreams checks what kubectl reaches through the API server
+// and the node agent: logs (with --previous, --tail, --timestamps, -f),
+// exec (exit codes, stdin), cp, port-forward and attach (run -i).
+func testKubectlStreams(t *testing.T, srv *testserver.Server) {
+	t.Helper()
+	k := func(args ...string) string {
+		t.Helper()
+		out, err := srv.Kubectl(args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	k("wait", "--for=condition=Ready", "pod/talker", "--timeout=60s")
+	eventually(t, 20*time.Second, func() error {
+		if out, _ := srv.Kubectl("logs", "talker"); out != "line1\nline2\nerr1\n" {
+			return fmt.Errorf("logs talker: %q", out)
+		}
+		return nil
+	})
+	if out := k("logs", "talker", "--tail=1", "-c", "main"); out != "err1\n" {
+		t.Fatalf("logs --tail=1: %q", out)
+	}
+	if out := k("logs", "talker", "--tail=1", "--timestamps"); !regexp.MustCompile(`^20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z err1\n$`).MatchString(out) {
+		t.Fatalf("logs --timestamps: %q", out)
+	}
+	if out, err := srv.Kubectl("logs", "talker", "--previous"); err == nil || !strings.Contains(out, `previous terminated container "main" in pod "talker" not found`) {
+		t.Fatalf("logs --previous of a container that never restarted: %v %q", err, out)
+	}
+	// The crash-looping pod's logs, and those of its previous instance.
+	for _, args := range [][]string{{"logs", "crashes"}, {"logs", "crashes", "--previous"}} {
+		if out := k(args...); out != "crashing\n" {
+			t.Fatalf("kubectl %s: %q", strings.Join(args, " "), out)
+		}
+	}
+	// A finished pod keeps its logs.
+	if out := k("logs", "fails"); out != "failing\n" {
+		t.Fatalf("logs of a failed pod: %q", out)
+	}
+
+	// Follow: what the container writes later arrives.
+	follow := srv.KubectlCmd("logs", "-f", "talker")
+	var followed syncBuffer
+	follow.Stdout, follow.Stderr = &followed, &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = follow.Process.Kill(); _ = follow.Wait() }()
+	eventually(t, 20*time.Second, func() error {
+		if followed.String() != "line1\nline2\nerr1\n" {
+			return fmt.Errorf("followed %q", followed.String())
+		}
+		return nil
+	})
+	k("exec", "talker", "--", "sh", "-c", "echo live > /proc/1/fd/1")
+	eventually(t, 20*time.Second, func() error {
+		if followed.String() != "line1\nline2\nerr1\nlive\n" {
+			return fmt.Errorf("followed %q", followed.String())
+		}
+		return nil
+	})
+
+	// Exec: output, exit codes, stdin.
+	if out := k("exec", "talker", "--", "sh", "-c", "echo in $(hostname) as $(id -u)"); out != "in talker as 0\n" {
+		t.Fatalf("exec: %q", out)
+	}
+	cmd := srv.KubectlCmd("exec", "talker", "--", "sh", "-c", "exit 5")
+	if out, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 5 || !strings.Contains(string(out), "command terminated with exit code 5") {
+		t.Fatalf("exec exit 5: code %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
+	if out, err := srv.KubectlStdin("from stdin", "exec", "-i", "talker", "--", "cat"); err != nil || out != "from stdin" {
+		t.Fatalf("exec -i: %q %v", out, err)
+	}
+	if out, err := srv.Kubectl("exec", "talker", "-c", "nope", "--", "true"); err == nil || !strings.Contains(out, "container nope is not valid for pod talker") {
+		t.Fatalf("exec into an unknown container: %v %q", err, out)
+	}
+
+	// cp both ways (tar through exec).
+	local := filepath.Join(t.TempDir(), "up.txt")
+	if err := os.WriteFile(local, []byte("copied up\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k("cp", local, "talker:/tmp/up.txt")
+	if out := k("exec", "talker", "--", "cat", "/tmp/up.txt"); out != "copied up\n" {
+		t.Fatalf("file copied in: %q", out)
+	}
+	down := filepath.Join(t.TempDir(), "down.html")
+	k("cp", "talker:/var/www/index.html", down)
+	if b, err := os.ReadFile(down); err != nil || string(b) != "skiff test image\n" {
+		t.Fatalf("file copied out: %q %v", b, err)
+	}
+
+	// Port-forward to the pod's port 8080.
+	port, err := testserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := srv.KubectlCmd("port-forward", "pod/talker", fmt.Sprintf("%d:8080", port))
+	var pfOut syncBuffer
+	pf.Stdout, pf.Stderr = &pfOut, &pfOut
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
+	eventually(t, 20*time.Second, func() error {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/index.html", port))
+		if err != nil {
+			return fmt.Errorf("%v (port-forward: %s)", err, pfOut.String())
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != "skiff test image\n" {
+			return fmt.Errorf("through port-forward: %q", body)
+		}
+		return nil
+	})
+
+	// Attach: kubectl run -i feeds the container's stdin.
+	out, err := srv.KubectlStdin("hello\n", "run", "att", "-i", "--restart=Never", "--image="+images.Name, "--image-pull-policy=Never", "--", "sh", "-c", "read x; echo got:$x")
+	if err != nil || !strings.Contains(out, "got:hello") {
+		t.Fatalf("run -i: %v %q", err, out)
+	}
+	eventually(t, 20*time.Second, func() error {
+		if out, _ := srv.Kubectl("logs", "att"); out != "got:hello\n" {
+			return fmt.Errorf("logs att: %q", out)
+		}
+		return nil
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -108,6 +108,14 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 	}) {
 		s.Args = append([]string{"--disable-agent"}, extraArgs...)
 	}
+	if !slices.ContainsFunc(s.Args, func(a string) bool { return strings.HasPrefix(a, "--kubelet-port") }) {
+		// The node agent's port, free so that servers can run side by side.
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Args = append(s.Args, "--kubelet-port", strconv.Itoa(port))
+	}
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +274,16 @@ func (s *Server) Kubectl(args ...string) (string, error) {
 	cmd := exec.Command("kubectl", append(pre, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// KubectlCmd is a kubectl command against the server, not started, for
+// what runs in the background (logs -f, port-forward); the caller stops
+// it by PID.
+func (s *Server) KubectlCmd(args ...string) *exec.Cmd {
+	pre := []string{"--kubeconfig", s.Kubeconfig, "--cache-dir", filepath.Join(s.DataDir, "kubectl-cache")}
+	cmd := exec.Command("kubectl", append(pre, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 // KubectlStdin runs kubectl with stdin, e.g. for `apply -f -`.
