@@ -104,6 +104,9 @@ type Host struct {
 	backoff map[string]*startBackoff // "uid/container" → failed start
 	// podsReady is pods once Run set it, for other goroutines (Pod).
 	podsReady corelisters.PodLister
+	prober    *prober
+	// preStopped are pods whose preStop hooks ran.
+	preStopped map[types.UID]bool
 }
 
 type podRef struct {
@@ -138,6 +141,7 @@ func New(cfg Config) (*Host, error) {
 		cfg.Workers = max(16, len(cfg.Nodes))
 	}
 	h := &Host{cfg: cfg, nodes: map[string]*node{}, uids: map[string]podRef{}, byUID: map[types.UID]string{}, backoff: map[string]*startBackoff{}}
+	h.prober = newProber(h)
 	for _, n := range cfg.Nodes {
 		if n.Name == "" || n.Runtime == nil {
 			return nil, errors.New("kubelet: every node needs a name and a runtime")
@@ -341,6 +345,10 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		if g := pod.DeletionGracePeriodSeconds; g != nil {
 			grace = time.Duration(*g) * time.Second
 		}
+		h.prober.forget(pod.UID)
+		if !n.cfg.Simulated {
+			grace = h.runPreStop(ctx, n, pod, grace)
+		}
 		if err := rt.StopPod(ctx, pod, grace); err != nil {
 			return 0, fmt.Errorf("stopping pod: %w", err)
 		}
@@ -402,6 +410,19 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		}
 		in.volumes = paths
 	}
+	if !n.cfg.Simulated {
+		in.probe = func(c *corev1.Container, id string, kind probeKind) probeResult {
+			return h.prober.result(pod.UID, c, id, kind)
+		}
+		// Containers whose liveness or startup probe failed are stopped,
+		// then restarted below as their restart policy says.
+		for name, kind := range h.prober.failed(pod.UID) {
+			h.event(n, pod, corev1.EventTypeNormal, "Killing", "%s", probeFailureMessage(name, kind))
+			if err := rt.StopContainer(ctx, pod, name, terminationGrace(pod, containerByName(pod, name), kind)); err != nil {
+				return 0, fmt.Errorf("stopping container %q: %w", name, err)
+			}
+		}
+	}
 	var retryAt time.Time
 	for range 2 + len(pod.Spec.InitContainers) {
 		if in.states, err = rt.Containers(ctx, pod); err != nil {
@@ -432,6 +453,9 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 			break
 		}
 	}
+	if !n.cfg.Simulated {
+		h.prober.sync(ctx, n, pod, in.states)
+	}
 	status := podStatus(pod, in)
 	if err := h.updateStatus(ctx, pod, status); err != nil {
 		return 0, err
@@ -446,6 +470,124 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return max(in.plan.requeue.Sub(now), time.Millisecond), nil
 	}
 	return 0, nil
+}
+
+// minimumGrace is what containers get after a preStop hook that used up
+// the grace period, as upstream's kubelet.
+const minimumGrace = 2 * time.Second
+
+// runPreStop runs the preStop hooks of the pod's running containers, in
+// parallel, within the grace period; it returns the grace left for
+// SIGTERM. Each pod's hooks run once.
+func (h *Host) runPreStop(ctx context.Context, n *node, pod *corev1.Pod, grace time.Duration) time.Duration {
+	h.mu.Lock()
+	done := h.preStopped[pod.UID]
+	if h.preStopped == nil {
+		h.preStopped = map[types.UID]bool{}
+	}
+	h.preStopped[pod.UID] = true
+	h.mu.Unlock()
+	var hooked []*corev1.Container
+	for _, c := range probedContainers(pod) {
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+			hooked = append(hooked, c)
+		}
+	}
+	if done || len(hooked) == 0 || grace <= 0 {
+		return grace
+	}
+	states, err := n.cfg.Runtime.Containers(ctx, pod)
+	if err != nil {
+		return grace
+	}
+	start := h.cfg.Clock.Now()
+	streamer, _ := n.cfg.Runtime.(Streamer)
+	var wg sync.WaitGroup
+	for _, c := range hooked {
+		if st, ok := states[c.Name]; !ok || st.Exited {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := runAction(ctx, streamer, pod, c, hookAction(c.Lifecycle.PreStop), grace); err != nil {
+				h.event(n, pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %v", hookError(err))
+			}
+		}()
+	}
+	wg.Wait()
+	return max(grace-h.cfg.Clock.Since(start), minimumGrace)
+}
+
+// runPostStart runs a started container's postStart hook; a failed hook
+// stops the container, as upstream (its restart policy decides what
+// follows).
+func (h *Host) runPostStart(ctx context.Context, n *node, pod *corev1.Pod, c *corev1.Container) {
+	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
+		return
+	}
+	streamer, _ := n.cfg.Runtime.(Streamer)
+	if _, err := runAction(ctx, streamer, pod, c, hookAction(c.Lifecycle.PostStart), terminationGrace(pod, nil, "")); err != nil {
+		h.event(n, pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", hookError(err))
+		_ = n.cfg.Runtime.StopContainer(ctx, pod, c.Name, terminationGrace(pod, nil, ""))
+	}
+}
+
+// hookError is a hook's failure as its event says it.
+func hookError(err error) string {
+	var f *actionFailure
+	if errors.As(err, &f) {
+		return f.msg
+	}
+	return err.Error()
+}
+
+// podByUID finds a pod the host runs by its UID.
+func (h *Host) podByUID(uid types.UID) (*corev1.Pod, error) {
+	h.mu.Lock()
+	key, ok := h.byUID[uid]
+	pods := h.podsReady
+	h.mu.Unlock()
+	if !ok || pods == nil {
+		return nil, apierrors.NewNotFound(corev1.Resource("pods"), string(uid))
+	}
+	ns, name, _ := cache.SplitMetaNamespaceKey(key)
+	pod, err := pods.Pods(ns).Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if pod.UID != uid {
+		return nil, apierrors.NewNotFound(corev1.Resource("pods"), name)
+	}
+	return pod, nil
+}
+
+// containerByName finds one of the pod's containers (init included).
+func containerByName(pod *corev1.Pod, name string) *corev1.Container {
+	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+// terminationGrace is how long a container stopped for a failed probe
+// gets: the probe's terminationGracePeriodSeconds, else the pod's (30 s
+// by default).
+func terminationGrace(pod *corev1.Pod, c *corev1.Container, kind probeKind) time.Duration {
+	grace := int64(30)
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = *g
+	}
+	if c != nil {
+		if p := containerProbes(c)[kind]; p != nil && p.TerminationGracePeriodSeconds != nil {
+			grace = *p.TerminationGracePeriodSeconds
+		}
+	}
+	return time.Duration(grace) * time.Second
 }
 
 // Pod returns a pod bound to one of the host's nodes, for the node's
@@ -517,6 +659,7 @@ func (h *Host) startContainer(ctx context.Context, n *node, pod *corev1.Pod, a s
 		h.mu.Unlock()
 		if !n.cfg.Simulated {
 			h.event(n, pod, corev1.EventTypeNormal, "Started", "Started container %s", a.container.Name)
+			h.runPostStart(ctx, n, pod, a.container)
 		}
 		return time.Time{}, nil
 	case errors.As(err, &se):
@@ -569,6 +712,7 @@ func (h *Host) forget(ctx context.Context, key string) error {
 	ref, ok := h.uids[key]
 	delete(h.uids, key)
 	delete(h.byUID, ref.uid)
+	delete(h.preStopped, ref.uid)
 	for k := range h.backoff {
 		if strings.HasPrefix(k, string(ref.uid)+"/") {
 			delete(h.backoff, k)
@@ -589,6 +733,7 @@ func (h *Host) forget(ctx context.Context, key string) error {
 // and their logs stay (`kubectl logs` of a finished Job's pod works)
 // until the pod is deleted, as upstream.
 func (h *Host) finishPod(ctx context.Context, n *node, pod *corev1.Pod) error {
+	h.prober.forget(pod.UID)
 	if err := n.cfg.Runtime.StopPod(ctx, pod, 0); err != nil {
 		return err
 	}
@@ -603,6 +748,7 @@ func (h *Host) finishPod(ctx context.Context, n *node, pod *corev1.Pod) error {
 
 // removePod removes the pod's containers and sandbox, then its volumes.
 func (h *Host) removePod(ctx context.Context, n *node, uid types.UID) error {
+	h.prober.forget(uid)
 	if err := n.cfg.Runtime.RemovePod(ctx, uid); err != nil {
 		return err
 	}

@@ -211,6 +211,9 @@ type statusInput struct {
 	startErrors map[string]*StartError
 	// volumes are the pod's prepared volumes' paths on the node.
 	volumes map[string]string
+	// probe gives a container instance's probe results; without it (on
+	// simulated nodes) running containers are started and ready.
+	probe func(c *corev1.Container, containerID string, kind probeKind) probeResult
 }
 
 // podStatus builds the pod's status from the runtime's view, keeping the
@@ -364,6 +367,11 @@ func readinessGates(pod *corev1.Pod) (bool, string, string) {
 	return true, "", ""
 }
 
+func terminatedState(st ContainerState) *corev1.ContainerStateTerminated {
+	return &corev1.ContainerStateTerminated{ExitCode: st.ExitCode, Reason: st.Reason, Message: st.Message,
+		StartedAt: metav1.NewTime(st.StartedAt), FinishedAt: metav1.NewTime(st.FinishedAt), ContainerID: st.ID}
+}
+
 func containerStatus(pod *corev1.Pod, c *corev1.Container, in statusInput, initialized bool) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
 	st, started := in.states[c.Name]
@@ -396,13 +404,24 @@ func containerStatus(pod *corev1.Pod, c *corev1.Container, in statusInput, initi
 		return cs
 	}
 	cs.ContainerID, cs.ImageID, cs.RestartCount = st.ID, st.ImageRef, st.Attempt
-	terminated := &corev1.ContainerStateTerminated{ExitCode: st.ExitCode, Reason: st.Reason, Message: st.Message,
-		StartedAt: metav1.NewTime(st.StartedAt), FinishedAt: metav1.NewTime(st.FinishedAt), ContainerID: st.ID}
+	switch prev := previousStatus(pod, c.Name); {
+	case st.Last != nil && st.Last.Exited:
+		cs.LastTerminationState = corev1.ContainerState{Terminated: terminatedState(*st.Last)}
+	case prev != nil && prev.State.Terminated != nil && prev.State.Terminated.ContainerID != "" && prev.State.Terminated.ContainerID != st.ID:
+		// The instance the last status showed as ended was replaced.
+		cs.LastTerminationState = corev1.ContainerState{Terminated: prev.State.Terminated.DeepCopy()}
+	}
+	terminated := terminatedState(st)
 	switch due, waiting := in.plan.backOff[c.Name]; {
 	case !st.Exited:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}
-		cs.Started = new(true)
-		cs.Ready = !in.terminating
+		started, ready := true, true
+		if in.probe != nil {
+			started = in.probe(c, st.ID, startup) == resultSuccess
+			ready = started && in.probe(c, st.ID, readiness) == resultSuccess
+		}
+		cs.Started = new(started)
+		cs.Ready = ready && !in.terminating
 	case waiting:
 		cs.LastTerminationState = corev1.ContainerState{Terminated: terminated}
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",

@@ -29,6 +29,9 @@ type Runtime interface {
 	// Containers reports the latest instance of each container of the pod
 	// that was ever started, by container name.
 	Containers(ctx context.Context, pod *corev1.Pod) (map[string]ContainerState, error)
+	// StopContainer stops the current instance of one of the pod's
+	// containers (a failed liveness probe), killing it after grace.
+	StopContainer(ctx context.Context, pod *corev1.Pod, name string, grace time.Duration) error
 	// StopPod stops the pod's containers, killing those still running
 	// after grace.
 	StopPod(ctx context.Context, pod *corev1.Pod, grace time.Duration) error
@@ -59,6 +62,9 @@ type ContainerState struct {
 	Reason     string
 	Message    string
 	FinishedAt time.Time
+	// Last is the instance before this one, when the runtime still has
+	// it (status.containerStatuses[].lastState).
+	Last *ContainerState
 }
 
 // StartError is a container that could not be started for a reason the

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -592,7 +593,7 @@ func (r *Runtime) Containers(ctx context.Context, pod *corev1.Pod) (map[string]k
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]kubelet.ContainerState{}
+	byName := map[string][]kubelet.ContainerState{}
 	for _, c := range list {
 		info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
 		if err != nil {
@@ -603,9 +604,6 @@ func (r *Runtime) Containers(ctx context.Context, pod *corev1.Pod) (map[string]k
 		started, err := time.Parse(time.RFC3339Nano, info.Labels[labelStartedAt])
 		if err != nil {
 			continue // never started
-		}
-		if prev, ok := out[name]; ok && prev.Attempt > int32(attempt) {
-			continue
 		}
 		st := kubelet.ContainerState{ID: "containerd://" + c.ID(), ImageRef: r.imageRef(ctx, info.Image), Attempt: int32(attempt), StartedAt: started}
 		task, err := c.Task(ctx, nil)
@@ -631,6 +629,15 @@ func (r *Runtime) Containers(ctx context.Context, pod *corev1.Pod) (map[string]k
 				}
 				r.mu.Unlock()
 			}
+		}
+		byName[name] = append(byName[name], st)
+	}
+	out := map[string]kubelet.ContainerState{}
+	for name, list := range byName {
+		slices.SortFunc(list, func(a, b kubelet.ContainerState) int { return int(b.Attempt - a.Attempt) })
+		st := list[0]
+		if len(list) > 1 {
+			st.Last = &list[1]
 		}
 		out[name] = st
 	}

@@ -304,3 +304,16 @@ func (r *Runtime) PortForward(ctx context.Context, pod *corev1.Pod, port int32, 
 	}
 	return nil
 }
+
+// StopContainer implements kubelet.Runtime.
+func (r *Runtime) StopContainer(ctx context.Context, pod *corev1.Pod, name string, grace time.Duration) error {
+	ctx = r.ns(ctx)
+	c, _, err := r.runningInstance(ctx, pod, name)
+	var nf *kubelet.NotFoundError
+	if errors.As(err, &nf) {
+		return nil // not running: nothing to stop
+	} else if err != nil {
+		return err
+	}
+	return stopTask(ctx, c, grace)
+}

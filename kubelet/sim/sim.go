@@ -264,3 +264,16 @@ func (r *Runtime) StopSandbox(_ context.Context, uid types.UID) error {
 	sp.ips = nil
 	return nil
 }
+
+// StopContainer implements kubelet.Runtime: the container ends as if
+// killed (137).
+func (r *Runtime) StopContainer(_ context.Context, p *corev1.Pod, name string, _ time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sp, ok := r.pods[p.UID]; ok {
+		if st := sp.containers[name]; st != nil && !st.Exited {
+			exit(st, 137, r.clock.Now())
+		}
+	}
+	return nil
+}

@@ -186,6 +186,36 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - name: main
+    image: %[1]s
+    command: [sh, -c, 'exec httpd -f -p 8080 -h /var/www']
+    ports: [{name: web, containerPort: 8080}]
+    startupProbe: {tcpSocket: {port: web}, periodSeconds: 1}
+    readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 1}
+    livenessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1, failureThreshold: 2}
+    lifecycle:
+      postStart: {exec: {command: [sh, -c, 'cp /var/www/index.html /var/www/healthz']}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hooked}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: main
+    image: %[1]s
+    command: [sh, -c, 'trap "echo term >> /host/hooks; exit 0" TERM; while true; do sleep 0.2; done']
+    lifecycle:
+      preStop: {exec: {command: [sh, -c, 'echo prestop >> /host/hooks']}}
+    volumeMounts: [{name: host, mountPath: /host}]
+  volumes:
+  - {name: host, hostPath: {path: %[2]s, type: DirectoryOrCreate}}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: nopull}
 spec:
   containers:
@@ -320,6 +350,7 @@ spec:
 	})
 
 	testKubectlStreams(t, srv)
+	testProbesAndHooks(t, srv, hostDir)
 
 	// An image that cannot be pulled: ErrImagePull, then ImagePullBackOff,
 	// with the reason in the status and an event, as upstream.
@@ -339,7 +370,7 @@ spec:
 	})
 
 	k("delete", "deployment", "web", "--wait=true")
-	k("delete", "pod", "fails", "nopull", "vols", "init", "crashes", "talker", "att", "--wait=true")
+	k("delete", "pod", "fails", "nopull", "vols", "init", "crashes", "talker", "att", "probed", "--wait=true")
 	eventually(t, 60*time.Second, func() error {
 		if out, _ := srv.Kubectl("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); strings.TrimSpace(out) != "" {
 			return fmt.Errorf("pods left: %s", out)
@@ -498,4 +529,63 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// testProbesAndHooks checks startup, readiness and liveness probes and
+// the postStart and preStop hooks on real containers.
+func testProbesAndHooks(t *testing.T, srv *testserver.Server, hostDir string) {
+	t.Helper()
+	k := func(args ...string) string {
+		t.Helper()
+		out, err := srv.Kubectl(args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	status := `jsonpath={.status.containerStatuses[0].started} {.status.containerStatuses[0].ready} {.status.conditions[?(@.type=="Ready")].status} {.status.containerStatuses[0].restartCount}`
+	// Started (tcpSocket), not ready until the file the readiness probe
+	// tests exists, alive as long as /healthz (made by postStart) serves.
+	eventually(t, 30*time.Second, func() error {
+		if out := k("get", "pod", "probed", "-o", status); out != "true false False 0" {
+			return fmt.Errorf("probed: %q", out)
+		}
+		return nil
+	})
+	k("exec", "probed", "--", "touch", "/tmp/ready")
+	eventually(t, 30*time.Second, func() error {
+		if out := k("get", "pod", "probed", "-o", status); out != "true true True 0" {
+			return fmt.Errorf("probed after touch: %q", out)
+		}
+		return nil
+	})
+	// Liveness fails: the container is restarted, not ready again until
+	// its readiness probe passes in the new instance.
+	k("exec", "probed", "--", "rm", "/var/www/healthz")
+	eventually(t, 60*time.Second, func() error {
+		out := k("get", "pod", "probed", "-o", `jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode}`)
+		if f := strings.Fields(out); len(f) != 2 || f[0] == "0" {
+			return fmt.Errorf("probed restarts: %q", out)
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, func() error {
+		out := k("get", "events", "--field-selector", "involvedObject.name=probed", "-o", `jsonpath={range .items[*]}{.reason}: {.message}{"\n"}{end}`)
+		for _, want := range []string{"Unhealthy: Liveness probe failed: HTTP probe failed with statuscode: 404", "Killing: Container main failed liveness probe, will be restarted", "Unhealthy: Readiness probe failed"} {
+			if !strings.Contains(out, want) {
+				return fmt.Errorf("events lack %q:\n%s", want, out)
+			}
+		}
+		return nil
+	})
+	if out := k("get", "pod", "probed", "-o", `jsonpath={.status.containerStatuses[0].ready}`); out != "false" {
+		t.Fatalf("restarted container ready before its readiness probe passed: %q", out)
+	}
+
+	// preStop runs before SIGTERM, within the grace period.
+	k("wait", "--for=condition=Ready", "pod/hooked", "--timeout=60s")
+	k("delete", "pod", "hooked", "--wait=true", "--timeout=60s")
+	if b, err := os.ReadFile(filepath.Join(hostDir, "hooks")); err != nil || string(b) != "prestop\nterm\n" {
+		t.Fatalf("hooks ran: %q (%v), want preStop then SIGTERM", b, err)
+	}
 }
