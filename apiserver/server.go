@@ -265,6 +265,7 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 	plugins, err := skiffadmission.Plugins(client, skiffadmission.Listers{
 		Namespaces:      factory.Core().V1().Namespaces().Lister(),
 		LimitRanges:     factory.Core().V1().LimitRanges().Lister(),
+		ServiceAccounts: factory.Core().V1().ServiceAccounts().Lister(),
 		PriorityClasses: factory.Scheduling().V1().PriorityClasses().Lister(),
 		StorageClasses:  factory.Storage().V1().StorageClasses().Lister(),
 		IngressClasses:  factory.Networking().V1().IngressClasses().Lister(),

@@ -173,6 +173,9 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 
 	if err := h.registerAll(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while registering
+		}
 		return err
 	}
 	// One node watches only its pods; a fleet of simulated nodes shares
@@ -233,7 +236,7 @@ func (h *Host) Run(ctx context.Context) error {
 	defer podInformers.Shutdown()
 	defer nodeInformers.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, nodeInformer.Informer().HasSynced) {
-		return ctx.Err()
+		return nil // stopped before the caches filled
 	}
 
 	var wg sync.WaitGroup

@@ -238,6 +238,7 @@ type Listers struct {
 	PriorityClasses schedulinglisters.PriorityClassLister
 	StorageClasses  storagelisters.StorageClassLister
 	IngressClasses  networkinglisters.IngressClassLister
+	ServiceAccounts corelisters.ServiceAccountLister
 }
 
 // Plugins returns the plugins in kube-apiserver's order, without the
@@ -252,6 +253,7 @@ func Plugins(client kubernetes.Interface, l Listers, disabled map[string]bool) (
 		plugin admission.Interface
 	}{
 		{LimitRanger, limitRanger{admission.NewHandler(admission.Create, admission.Update), l.LimitRanges}},
+		{ServiceAccount, serviceAccount{admission.NewHandler(admission.Create), client, l.ServiceAccounts}},
 		{TaintNodesByCondition, nodeTaints{admission.NewHandler(admission.Create)}},
 		{PodSecurity, ps},
 		{Priority, priority{admission.NewHandler(admission.Create, admission.Update), l.PriorityClasses}},

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/test/images"
 	"github.com/skiffhq/skiff/test/testserver"
@@ -453,6 +459,21 @@ func testKubectlStreams(t *testing.T, srv *testserver.Server) {
 	cmd := srv.KubectlCmd("exec", "talker", "--", "sh", "-c", "exit 5")
 	if out, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 5 || !strings.Contains(string(out), "command terminated with exit code 5") {
 		t.Fatalf("exec exit 5: code %d, %q", cmd.ProcessState.ExitCode(), out)
+	}
+	// The service account's API access, mounted by admission and filled
+	// by the node: namespace, CA, a token the API server accepts.
+	if out := k("exec", "talker", "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/namespace"); out != "default" {
+		t.Fatalf("service account namespace file: %q", out)
+	}
+	if out := k("exec", "talker", "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"); !strings.HasPrefix(out, "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("service account ca.crt: %q", out)
+	}
+	token := k("exec", "talker", "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/token")
+	tokenCfg := rest.AnonymousClientConfig(srv.RESTConfig(t))
+	tokenCfg.BearerToken = token
+	review, err := kubernetes.NewForConfigOrDie(tokenCfg).AuthenticationV1().SelfSubjectReviews().Create(context.Background(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil || review.Status.UserInfo.Username != "system:serviceaccount:default:default" {
+		t.Fatalf("the pod's token: %v %+v", err, review)
 	}
 	if out, err := srv.KubectlStdin("from stdin", "exec", "-i", "talker", "--", "cat"); err != nil || out != "from stdin" {
 		t.Fatalf("exec -i: %q %v", out, err)

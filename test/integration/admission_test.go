@@ -84,6 +84,51 @@ func TestDefaultAdmission(t *testing.T) {
 		})
 	})
 
+	t.Run("service accounts", func(t *testing.T) {
+		// The default account (made by the controller) and its API access
+		// volume in every container.
+		var pod *corev1.Pod
+		waitFor(t, 10*time.Second, "a pod with the default service account", func() (bool, error) {
+			var err error
+			spec := podSpec("busybox")
+			spec.InitContainers = []corev1.Container{{Name: "init", Image: "busybox"}}
+			pod, err = c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "sa-"}, Spec: spec}, metav1.CreateOptions{})
+			return err == nil, nil
+		})
+		if pod.Spec.ServiceAccountName != "default" || len(pod.Spec.Volumes) != 1 || !strings.HasPrefix(pod.Spec.Volumes[0].Name, "kube-api-access-") {
+			t.Fatalf("service account %q, volumes %+v", pod.Spec.ServiceAccountName, pod.Spec.Volumes)
+		}
+		proj := pod.Spec.Volumes[0].Projected
+		if proj == nil || len(proj.Sources) != 3 || proj.Sources[0].ServiceAccountToken == nil || *proj.Sources[0].ServiceAccountToken.ExpirationSeconds != 3607 ||
+			proj.Sources[1].ConfigMap == nil || proj.Sources[1].ConfigMap.Name != "kube-root-ca.crt" || proj.Sources[2].DownwardAPI == nil {
+			t.Fatalf("kube-api-access volume %+v", pod.Spec.Volumes[0])
+		}
+		for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+			m := cs[0].VolumeMounts
+			if len(m) != 1 || m[0].MountPath != "/var/run/secrets/kubernetes.io/serviceaccount" || !m[0].ReadOnly || m[0].Name != pod.Spec.Volumes[0].Name {
+				t.Fatalf("mounts of %s: %+v", cs[0].Name, m)
+			}
+		}
+		// automountServiceAccountToken: false on the account turns it off.
+		_, err := c.CoreV1().ServiceAccounts(n).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "quiet"}, AutomountServiceAccountToken: new(false),
+			ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := podSpec("busybox")
+		spec.ServiceAccountName = "quiet"
+		pod, err = c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "quiet-"}, Spec: spec}, metav1.CreateOptions{})
+		if err != nil || len(pod.Spec.Volumes) != 0 || len(pod.Spec.ImagePullSecrets) != 1 || pod.Spec.ImagePullSecrets[0].Name != "regcred" {
+			t.Fatalf("pod of an account without automount: %v %+v", err, pod)
+		}
+		// An account that does not exist: 403, as upstream.
+		spec.ServiceAccountName = "nobody"
+		_, err = c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "x-"}, Spec: spec}, metav1.CreateOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "error looking up service account "+n+"/nobody: serviceaccount \"nobody\" not found") {
+			t.Fatalf("missing service account: %v", err)
+		}
+	})
+
 	t.Run("new nodes are not ready", func(t *testing.T) {
 		node, err := c.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "fresh-node"}}, metav1.CreateOptions{})
 		if err != nil {

@@ -127,13 +127,40 @@ func (r *tokenREST) Create(ctx context.Context, name string, obj runtime.Object,
 	if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(gk, name, errs)
 	}
-	token, exp, err := r.tokens.Issuer.Issue(binding, out.Spec.Audiences, ttl)
+	// Pods' kube-api-access tokens ask for 3607 s; as upstream (its
+	// --service-account-extend-token-expiration, on by default), they stay
+	// valid for a year so that clients which never reread the file keep
+	// working, while the status says when the kubelet should refresh them.
+	issueTTL := ttl
+	if *out.Spec.ExpirationSeconds == legacyCompatibleTokenSeconds && binding.Pod != nil && sameAudiences(out.Spec.Audiences, r.tokens.APIAudiences) {
+		issueTTL = extendedTokenExpiration
+	}
+	token, exp, err := r.tokens.Issuer.Issue(binding, out.Spec.Audiences, issueTTL)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
+	exp = exp.Add(ttl - issueTTL)
 	out.Status = authenticationv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(exp)}
 	out.Name, out.Namespace = name, namespace
 	return out, nil
+}
+
+// Token lifetimes of upstream's expiration extension.
+const (
+	legacyCompatibleTokenSeconds = 3607
+	extendedTokenExpiration      = 365 * 24 * time.Hour
+)
+
+func sameAudiences(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // reviewToken answers a TokenReview with the server's token authenticators.
