@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +106,7 @@ type Host struct {
 	// podsReady is pods once Run set it, for other goroutines (Pod).
 	podsReady corelisters.PodLister
 	prober    *prober
+	volState  *volumeState
 	// preStopped are pods whose preStop hooks ran.
 	preStopped map[types.UID]bool
 }
@@ -142,6 +144,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, nodes: map[string]*node{}, uids: map[string]podRef{}, byUID: map[types.UID]string{}, backoff: map[string]*startBackoff{}}
 	h.prober = newProber(h)
+	h.volState = newVolumeState()
 	for _, n := range cfg.Nodes {
 		if n.Name == "" || n.Runtime == nil {
 			return nil, errors.New("kubelet: every node needs a name and a runtime")
@@ -397,7 +400,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	}
 	in.sandbox = true
 	if !n.cfg.Simulated && h.cfg.VolumesDir != "" && len(pod.Spec.Volumes) > 0 {
-		v := &volumes{dir: h.cfg.VolumesDir, client: h.cfg.Client}
+		v := &volumes{dir: h.cfg.VolumesDir, client: h.cfg.Client, state: h.volState, now: h.cfg.Clock.Now}
 		src := &envSource{client: h.cfg.Client, pod: pod, podIPs: in.podIPs, hostIPs: in.hostIPs, allocatable: n.cfg.Capacity}
 		paths, err := v.prepare(ctx, pod, src)
 		var se *StartError
@@ -468,6 +471,12 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	}
 	if !retryAt.IsZero() && (in.plan.requeue.IsZero() || retryAt.Before(in.plan.requeue)) {
 		in.plan.requeue = retryAt
+	}
+	if in.volumes != nil && slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return refreshable(&v) }) {
+		// Look again to refresh the volumes' content.
+		if at := now.Add(RefreshInterval); in.plan.requeue.IsZero() || at.Before(in.plan.requeue) {
+			in.plan.requeue = at
+		}
 	}
 	if !in.plan.requeue.IsZero() {
 		return max(in.plan.requeue.Sub(now), time.Millisecond), nil
@@ -746,6 +755,7 @@ func (h *Host) finishPod(ctx context.Context, n *node, pod *corev1.Pod) error {
 	if h.cfg.VolumesDir == "" {
 		return nil
 	}
+	h.volState.forget(string(pod.UID))
 	return (&volumes{dir: h.cfg.VolumesDir}).cleanup(string(pod.UID))
 }
 
@@ -758,6 +768,7 @@ func (h *Host) removePod(ctx context.Context, n *node, uid types.UID) error {
 	if h.cfg.VolumesDir == "" {
 		return nil
 	}
+	h.volState.forget(string(uid))
 	return (&volumes{dir: h.cfg.VolumesDir}).cleanup(string(uid))
 }
 

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -29,11 +31,64 @@ type Mount struct {
 // (on disk, or tmpfs for medium Memory), hostPath, and the files of
 // configMap, secret, downwardAPI and projected volumes (service account
 // tokens through the TokenRequest API), as upstream's kubelet does.
-// Their content is written when the pod starts; later changes of the
-// ConfigMaps and Secrets are not propagated yet.
+// The content of configMap, secret, downwardAPI and projected volumes is
+// refreshed while the pod runs (every RefreshInterval; tokens when 80% of
+// their lifetime passed) and swapped in atomically, with upstream's
+// layout: the files live in a timestamped "..<time>" directory that the
+// "..data" symlink points to, and each visible name is a symlink into
+// "..data" (subPath mounts see no updates, as upstream).
 type volumes struct {
 	dir    string
 	client kubernetes.Interface
+	state  *volumeState
+	now    func() time.Time
+}
+
+// RefreshInterval is how often the content of a running pod's
+// configMap, secret, downwardAPI and projected volumes is checked.
+var RefreshInterval = 10 * time.Second
+
+// volumeState remembers, across syncs, when each volume is due for a
+// refresh and the tokens handed out.
+type volumeState struct {
+	mu     sync.Mutex
+	due    map[string]time.Time // "<pod uid>/<volume>" → next refresh
+	tokens map[string]cachedToken
+}
+
+type cachedToken struct {
+	token     string
+	refreshAt time.Time
+}
+
+func newVolumeState() *volumeState {
+	return &volumeState{due: map[string]time.Time{}, tokens: map[string]cachedToken{}}
+}
+
+// forget drops what is remembered of a pod's volumes.
+func (s *volumeState) forget(uid string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range []map[string]time.Time{s.due} {
+		for k := range m {
+			if strings.HasPrefix(k, uid+"/") {
+				delete(m, k)
+			}
+		}
+	}
+	for k := range s.tokens {
+		if strings.HasPrefix(k, uid+"/") {
+			delete(s.tokens, k)
+		}
+	}
+}
+
+// refreshable says whether a volume's content follows its sources.
+func refreshable(vol *corev1.Volume) bool {
+	return vol.ConfigMap != nil || vol.Secret != nil || vol.DownwardAPI != nil || vol.Projected != nil
 }
 
 // FailedMount is the reason of containers waiting for their volumes and
@@ -66,8 +121,19 @@ func (v *volumes) prepareOne(ctx context.Context, pod *corev1.Pod, vol *corev1.V
 	case vol.EmptyDir == nil && vol.ConfigMap == nil && vol.Secret == nil && vol.DownwardAPI == nil && vol.Projected == nil:
 		return "", fmt.Errorf("this node does not support the volume's type yet (emptyDir, hostPath, configMap, secret, downwardAPI and projected are supported)")
 	}
-	if _, err := os.Stat(ready); err == nil {
-		return dir, nil
+	_, statErr := os.Stat(ready)
+	isReady := statErr == nil
+	key := string(pod.UID) + "/" + vol.Name
+	if isReady {
+		if !refreshable(vol) || v.state == nil {
+			return dir, nil
+		}
+		v.state.mu.Lock()
+		due, known := v.state.due[key]
+		v.state.mu.Unlock()
+		if known && v.now().Before(due) {
+			return dir, nil
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -94,15 +160,35 @@ func (v *volumes) prepareOne(ctx context.Context, pod *corev1.Pod, vol *corev1.V
 	case vol.DownwardAPI != nil:
 		files, err = downwardFiles(src, vol.DownwardAPI.Items, vol.DownwardAPI.DefaultMode)
 	case vol.Projected != nil:
-		files, err = v.projectedFiles(ctx, pod, vol.Projected, src)
+		files, err = v.projectedFiles(ctx, pod, vol.Projected, src, key)
 	}
 	if err != nil {
+		if isReady {
+			// The pod runs with what it has; try again at the next refresh.
+			v.markRefreshed(key)
+			return dir, nil
+		}
 		return "", err
 	}
-	if err := writeFiles(dir, files); err != nil {
-		return "", err
+	if refreshable(vol) {
+		if err := atomicWrite(dir, files, v.now()); err != nil {
+			return "", err
+		}
+		v.markRefreshed(key)
+	}
+	if isReady {
+		return dir, nil
 	}
 	return dir, os.WriteFile(ready, nil, 0o600)
+}
+
+func (v *volumes) markRefreshed(key string) {
+	if v.state == nil {
+		return
+	}
+	v.state.mu.Lock()
+	v.state.due[key] = v.now().Add(RefreshInterval)
+	v.state.mu.Unlock()
 }
 
 // hostPath checks or creates the path as its type says.
@@ -251,7 +337,7 @@ func downwardFiles(src *envSource, items []corev1.DownwardAPIVolumeFile, dflt *i
 	return out, nil
 }
 
-func (v *volumes) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource, src *envSource) (map[string]file, error) {
+func (v *volumes) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource, src *envSource, key string) (map[string]file, error) {
 	out := map[string]file{}
 	for _, s := range p.Sources {
 		var files map[string]file
@@ -264,7 +350,7 @@ func (v *volumes) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1
 		case s.DownwardAPI != nil:
 			files, err = downwardFiles(src, s.DownwardAPI.Items, p.DefaultMode)
 		case s.ServiceAccountToken != nil:
-			files, err = v.tokenFile(ctx, pod, s.ServiceAccountToken, p.DefaultMode)
+			files, err = v.tokenFile(ctx, pod, s.ServiceAccountToken, p.DefaultMode, key)
 		default:
 			err = errors.New("this node does not support the projected source's type yet")
 		}
@@ -280,7 +366,16 @@ func (v *volumes) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1
 
 // tokenFile asks the API for a token of the pod's service account, bound
 // to the pod, as upstream's kubelet does for projected tokens.
-func (v *volumes) tokenFile(ctx context.Context, pod *corev1.Pod, t *corev1.ServiceAccountTokenProjection, dflt *int32) (map[string]file, error) {
+func (v *volumes) tokenFile(ctx context.Context, pod *corev1.Pod, t *corev1.ServiceAccountTokenProjection, dflt *int32, key string) (map[string]file, error) {
+	cacheKey := key + "/" + t.Path
+	if v.state != nil {
+		v.state.mu.Lock()
+		c, ok := v.state.tokens[cacheKey]
+		v.state.mu.Unlock()
+		if ok && v.now().Before(c.refreshAt) {
+			return map[string]file{t.Path: {[]byte(c.token), mode(nil, dflt)}}, nil
+		}
+	}
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
 		sa = "default"
@@ -296,17 +391,47 @@ func (v *volumes) tokenFile(ctx context.Context, pod *corev1.Pod, t *corev1.Serv
 	if err != nil {
 		return nil, fmt.Errorf("failed to fetch token: %w", err)
 	}
+	if v.state != nil {
+		// Refreshed once 80% of its lifetime passed, as upstream.
+		now := v.now()
+		life := tr.Status.ExpirationTimestamp.Sub(now)
+		v.state.mu.Lock()
+		v.state.tokens[cacheKey] = cachedToken{token: tr.Status.Token, refreshAt: now.Add(life * 8 / 10)}
+		v.state.mu.Unlock()
+	}
 	return map[string]file{t.Path: {[]byte(tr.Status.Token), mode(nil, dflt)}}, nil
 }
 
-// writeFiles writes files under dir, rejecting paths that leave it.
-func writeFiles(dir string, files map[string]file) error {
-	for _, name := range slices.Sorted(maps.Keys(files)) {
+// dataDir is the symlink to the current content of a volume.
+const dataDir = "..data"
+
+// atomicWrite makes files the content of dir in one step, as upstream's
+// atomic writer: written into a new "..<time>" directory, published by
+// renaming a "..data" symlink to it, each top-level name a symlink into
+// "..data". Unchanged content is left alone.
+func atomicWrite(dir string, files map[string]file, now time.Time) error {
+	for name := range files {
 		clean := filepath.Clean(name)
-		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") || strings.HasPrefix(clean, "..") {
 			return fmt.Errorf("path %q leaves the volume", name)
 		}
-		path := filepath.Join(dir, clean)
+	}
+	old, _ := os.Readlink(filepath.Join(dir, dataDir))
+	if old != "" && sameContent(filepath.Join(dir, old), files) {
+		return nil
+	}
+	ts, err := os.MkdirTemp(dir, now.UTC().Format("..2006_01_02_15_04_05."))
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(ts, 0o755); err != nil {
+		return err
+	}
+	top := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		clean := filepath.Clean(name)
+		top[strings.SplitN(clean, string(filepath.Separator), 2)[0]] = true
+		path := filepath.Join(ts, clean)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
@@ -318,7 +443,69 @@ func writeFiles(dir string, files map[string]file) error {
 			return err
 		}
 	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, dataDir)); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, "..") {
+			if name != filepath.Base(ts) && name != dataDir && e.IsDir() {
+				_ = os.RemoveAll(filepath.Join(dir, name)) // an older version
+			}
+			continue
+		}
+		if !top[name] && e.Type()&os.ModeSymlink != 0 {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	for name := range top {
+		link := filepath.Join(dir, name)
+		if target, err := os.Readlink(link); err == nil && target == filepath.Join(dataDir, name) {
+			continue
+		}
+		_ = os.Remove(link)
+		if err := os.Symlink(filepath.Join(dataDir, name), link); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// sameContent says whether dir holds exactly files.
+func sameContent(dir string, files map[string]file) bool {
+	count := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		count++
+		rel, _ := filepath.Rel(dir, path)
+		f, ok := files[rel]
+		if !ok {
+			return errors.New("extra")
+		}
+		info, err := d.Info()
+		if err != nil || info.Mode().Perm() != f.mode.Perm() {
+			return errors.New("mode")
+		}
+		data, err := os.ReadFile(path)
+		if err != nil || string(data) != string(f.data) {
+			return errors.New("data")
+		}
+		return nil
+	})
+	return err == nil && count == len(files)
 }
 
 // mounts resolves a container's volumeMounts.

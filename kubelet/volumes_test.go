@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,14 +15,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 func TestVolumesPrepare(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
 	client := fake.NewClientset(
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cfg"}, Data: map[string]string{"a": "1", "b": "2"}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "sec"}, Data: map[string][]byte{"pw": []byte("x")}},
 	)
 	var audiences []string
+	tokens := 0
 	client.PrependReactor("create", "serviceaccounts", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() != "token" {
 			return false, nil, nil
@@ -31,7 +35,9 @@ func TestVolumesPrepare(t *testing.T) {
 		if req.Spec.BoundObjectRef == nil || req.Spec.BoundObjectRef.Name != "p" {
 			return true, nil, errors.New("token not bound to the pod")
 		}
-		return true, &authenticationv1.TokenRequest{Status: authenticationv1.TokenRequestStatus{Token: "tok"}}, nil
+		tokens++
+		return true, &authenticationv1.TokenRequest{Status: authenticationv1.TokenRequestStatus{Token: "tok",
+			ExpirationTimestamp: metav1.NewTime(clk.Now().Add(time.Hour))}}, nil
 	})
 	mode := int32(0o400)
 	yes := true
@@ -48,7 +54,7 @@ func TestVolumesPrepare(t *testing.T) {
 			}}}},
 		}},
 	}
-	v := &volumes{dir: t.TempDir(), client: client}
+	v := &volumes{dir: t.TempDir(), client: client, state: newVolumeState(), now: clk.Now}
 	paths, err := v.prepare(context.Background(), pod, &envSource{client: client, pod: pod})
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +78,38 @@ func TestVolumesPrepare(t *testing.T) {
 	if got := read("proj", "token") + "|" + read("proj", "pw") + "|" + read("proj", "labels"); got != "tok|x|a=\"1\"\nb=\"2\"" || strings.Join(audiences, ",") != "vault" {
 		t.Errorf("projected: %q audiences %v", got, audiences)
 	}
-	if entries, _ := os.ReadDir(paths["opt"]); len(entries) != 0 {
+	if entries, _ := os.ReadDir(paths["opt"]); len(entries) != 2 || entries[0].Name() != "..2026_11_27_04_00_00."+entries[0].Name()[len("..2026_11_27_04_00_00."):] || entries[1].Name() != "..data" {
 		t.Errorf("optional missing secret wrote %v", entries)
+	}
+
+	// Updates: the new content replaces the old at once (..data), after
+	// the refresh interval; the token is fetched again only near its end.
+	cm, _ := client.CoreV1().ConfigMaps("ns").Get(context.Background(), "cfg", metav1.GetOptions{})
+	cm.Data["a"] = "changed"
+	if _, err := client.CoreV1().ConfigMaps("ns").Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Readlink(filepath.Join(paths["cfg"], "..data"))
+	if _, err := v.prepare(context.Background(), pod, &envSource{client: client, pod: pod}); err != nil || read("cfg", "dir/a.txt") != "1" {
+		t.Fatalf("refreshed before the interval: %q %v", read("cfg", "dir/a.txt"), err)
+	}
+	clk.Step(RefreshInterval)
+	if _, err := v.prepare(context.Background(), pod, &envSource{client: client, pod: pod}); err != nil || read("cfg", "dir/a.txt") != "changed" {
+		t.Fatalf("after the interval: %q %v", read("cfg", "dir/a.txt"), err)
+	}
+	after, _ := os.Readlink(filepath.Join(paths["cfg"], "..data"))
+	if link, _ := os.Readlink(filepath.Join(paths["cfg"], "dir")); before == after || link != "..data/dir" {
+		t.Fatalf("..data %q then %q, dir -> %q", before, after, link)
+	}
+	if _, err := os.Stat(filepath.Join(paths["cfg"], before)); !os.IsNotExist(err) {
+		t.Fatalf("the old version was left: %v", err)
+	}
+	if tokens != 1 {
+		t.Fatalf("%d token requests within the token's lifetime", tokens)
+	}
+	clk.Step(50 * time.Minute)
+	if _, err := v.prepare(context.Background(), pod, &envSource{client: client, pod: pod}); err != nil || tokens != 2 {
+		t.Fatalf("token not refreshed at 80%% of its life: %d requests, %v", tokens, err)
 	}
 
 	// A required ConfigMap that is missing fails the mount, as upstream.
@@ -97,7 +133,7 @@ func TestVolumesPrepare(t *testing.T) {
 func TestVolumePathsStayInside(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"../escape", "/abs", "a/../../b"} {
-		if err := writeFiles(dir, map[string]file{name: {[]byte("x"), 0o644}}); err == nil {
+		if err := atomicWrite(dir, map[string]file{name: {[]byte("x"), 0o644}}, time.Now()); err == nil {
 			t.Errorf("%q written", name)
 		}
 	}

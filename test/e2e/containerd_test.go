@@ -326,6 +326,14 @@ spec:
 	if b, err := os.ReadFile(filepath.Join(hostDir, "from-pod")); err != nil || string(b) != "hostfile\n" {
 		t.Fatalf("hostPath file: %q, %v", b, err)
 	}
+	// A changed ConfigMap reaches the running pod's volume.
+	k("patch", "configmap", "web-config", "-p", `{"data":{"greeting":"updated"}}`)
+	eventually(t, 40*time.Second, func() error {
+		if out, _ := srv.Kubectl("exec", "vols", "--", "cat", "/cfg/greeting"); out != "updated" {
+			return fmt.Errorf("/cfg/greeting in the pod: %q", out)
+		}
+		return nil
+	})
 
 	// Init containers run to completion, in order, before the main one.
 	k("wait", "--for=condition=Ready", "pod/init", "--timeout=60s")
