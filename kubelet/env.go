@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +27,9 @@ type envSource struct {
 	allocatable corev1.ResourceList
 	configMaps  map[string]*corev1.ConfigMap
 	secrets     map[string]*corev1.Secret
+	// services adds the Service link variables (nodes that run
+	// processes; simulated ones skip the lookups).
+	services bool
 }
 
 // runnable returns the container as the runtime must start it, as
@@ -39,6 +44,15 @@ func (s *envSource) runnable(ctx context.Context, c *corev1.Container) (*corev1.
 			order = append(order, name)
 		}
 		values[name] = value
+	}
+	// Service links first: the container's own variables override them,
+	// and may refer to them, as upstream.
+	svcVars, err := s.serviceEnv(ctx)
+	if err != nil {
+		return nil, configError("listing services for the environment: %v", err)
+	}
+	for _, kv := range svcVars {
+		set(kv.Name, kv.Value)
 	}
 	for _, from := range c.EnvFrom {
 		var data map[string]string
@@ -324,4 +338,77 @@ func expand(s string, values map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// serviceEnv is the Docker-links style variables of the Services the pod
+// sees, as upstream's kubelet: those of its namespace when
+// enableServiceLinks (the default), and always the kubernetes Service of
+// the default namespace. Headless Services give none.
+func (s *envSource) serviceEnv(ctx context.Context) ([]corev1.EnvVar, error) {
+	if s.client == nil || !s.services {
+		return nil, nil
+	}
+	links := s.pod.Spec.EnableServiceLinks == nil || *s.pod.Spec.EnableServiceLinks
+	chosen := map[string]*corev1.Service{}
+	if links {
+		list, err := s.client.CoreV1().Services(s.pod.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			chosen[list.Items[i].Name] = &list.Items[i]
+		}
+	}
+	if _, taken := chosen["kubernetes"]; !taken || s.pod.Namespace != metav1.NamespaceDefault {
+		svc, err := s.client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+		switch {
+		case err == nil:
+			if _, taken := chosen["kubernetes"]; !taken {
+				chosen["kubernetes"] = svc
+			}
+		case !apierrors.IsNotFound(err):
+			return nil, err
+		}
+	}
+	var out []corev1.EnvVar
+	for _, name := range slices.Sorted(maps.Keys(chosen)) {
+		out = append(out, serviceVars(chosen[name])...)
+	}
+	return out, nil
+}
+
+// serviceVars are one Service's variables: NAME_SERVICE_HOST/PORT, a
+// NAME_SERVICE_PORT_<PORT NAME> per named port, and the Docker link ones
+// (NAME_PORT, NAME_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]).
+func serviceVars(svc *corev1.Service) []corev1.EnvVar {
+	ip := svc.Spec.ClusterIP
+	if ip == "" || ip == corev1.ClusterIPNone {
+		return nil
+	}
+	prefix := strings.ToUpper(strings.ReplaceAll(svc.Name, "-", "_"))
+	var out []corev1.EnvVar
+	add := func(name, value string) { out = append(out, corev1.EnvVar{Name: name, Value: value}) }
+	add(prefix+"_SERVICE_HOST", ip)
+	if len(svc.Spec.Ports) == 0 {
+		return out
+	}
+	first := svc.Spec.Ports[0]
+	add(prefix+"_SERVICE_PORT", strconv.Itoa(int(first.Port)))
+	for _, p := range svc.Spec.Ports {
+		if p.Name != "" {
+			add(prefix+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_")), strconv.Itoa(int(p.Port)))
+		}
+	}
+	hostPort := net.JoinHostPort(ip, strconv.Itoa(int(first.Port)))
+	add(prefix+"_PORT", strings.ToLower(string(first.Protocol))+"://"+hostPort)
+	for _, p := range svc.Spec.Ports {
+		proto := strings.ToLower(string(p.Protocol))
+		port := strconv.Itoa(int(p.Port))
+		base := prefix + "_PORT_" + port + "_" + strings.ToUpper(proto)
+		add(base, proto+"://"+net.JoinHostPort(ip, port))
+		add(base+"_PROTO", proto)
+		add(base+"_PORT", port)
+		add(base+"_ADDR", ip)
+	}
+	return out
 }

@@ -94,3 +94,54 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceLinks(t *testing.T) {
+	client := fake.NewClientset(
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"},
+			Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.1", Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP}}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "my-db"},
+			Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{
+				{Name: "sql", Port: 5432, Protocol: corev1.ProtocolTCP}, {Port: 53, Protocol: corev1.ProtocolUDP}}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "headless"}, Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "other", Name: "elsewhere"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.9"}},
+	)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"}}
+	env := func(links *bool, services bool, c *corev1.Container) map[string]string {
+		t.Helper()
+		p := pod.DeepCopy()
+		p.Spec.EnableServiceLinks = links
+		out, err := (&envSource{client: client, pod: p, services: services}).runnable(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, e := range out.Env {
+			m[e.Name] = e.Value
+		}
+		return m
+	}
+	got := env(nil, true, &corev1.Container{Env: []corev1.EnvVar{{Name: "MY_DB_SERVICE_PORT", Value: "mine"}, {Name: "URL", Value: "$(MY_DB_SERVICE_HOST):$(MY_DB_SERVICE_PORT_SQL)"}}})
+	want := map[string]string{
+		"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443", "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+		"KUBERNETES_PORT": "tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP": "tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+		"KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": "10.96.0.1",
+		"MY_DB_SERVICE_HOST": "10.96.0.7", "MY_DB_SERVICE_PORT": "mine", "MY_DB_SERVICE_PORT_SQL": "5432",
+		"MY_DB_PORT": "tcp://10.96.0.7:5432", "MY_DB_PORT_5432_TCP": "tcp://10.96.0.7:5432", "MY_DB_PORT_5432_TCP_PROTO": "tcp",
+		"MY_DB_PORT_5432_TCP_PORT": "5432", "MY_DB_PORT_5432_TCP_ADDR": "10.96.0.7",
+		"MY_DB_PORT_53_UDP": "udp://10.96.0.7:53", "MY_DB_PORT_53_UDP_PROTO": "udp", "MY_DB_PORT_53_UDP_PORT": "53", "MY_DB_PORT_53_UDP_ADDR": "10.96.0.7",
+		"URL": "10.96.0.7:5432",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("env:\n%v\nwant:\n%v", got, want)
+	}
+	// enableServiceLinks: false keeps only the kubernetes Service's.
+	off := false
+	got = env(&off, true, &corev1.Container{})
+	if len(got) != 8 || got["KUBERNETES_SERVICE_HOST"] != "10.96.0.1" {
+		t.Errorf("without service links: %v", got)
+	}
+	// Simulated nodes skip the lookups.
+	if got = env(nil, false, &corev1.Container{}); len(got) != 0 {
+		t.Errorf("simulated node: %v", got)
+	}
+}

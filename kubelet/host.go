@@ -654,7 +654,7 @@ func (h *Host) startContainer(ctx context.Context, n *node, pod *corev1.Pod, a s
 		in.startErrors[a.container.Name] = shown
 		return b.until, nil
 	}
-	src := &envSource{client: h.cfg.Client, pod: pod, podIPs: in.podIPs, hostIPs: in.hostIPs, allocatable: n.cfg.Capacity}
+	src := &envSource{client: h.cfg.Client, pod: pod, podIPs: in.podIPs, hostIPs: in.hostIPs, allocatable: n.cfg.Capacity, services: !n.cfg.Simulated}
 	c, err := src.runnable(ctx, a.container)
 	var ms []Mount
 	if err == nil && in.volumes != nil {

@@ -468,6 +468,10 @@ func testKubectlStreams(t *testing.T, srv *testserver.Server) {
 	if out, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 5 || !strings.Contains(string(out), "command terminated with exit code 5") {
 		t.Fatalf("exec exit 5: code %d, %q", cmd.ProcessState.ExitCode(), out)
 	}
+	// Service links: the kubernetes Service's variables.
+	if out, ip := k("exec", "talker", "--", "sh", "-c", "echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"), k("get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"); out != ip+":443\n" {
+		t.Fatalf("KUBERNETES_SERVICE_HOST:PORT in the pod %q, service IP %s", out, ip)
+	}
 	// The service account's API access, mounted by admission and filled
 	// by the node: namespace, CA, a token the API server accepts.
 	if out := k("exec", "talker", "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/namespace"); out != "default" {
