@@ -26,6 +26,10 @@ type leaseState struct {
 	mu         sync.Mutex
 	lease      *coordinationv1.Lease
 	lastStatus time.Time
+	// runtimeDown is why the runtime did not answer at the last status
+	// ("" when it did); version is what it last said.
+	runtimeDown string
+	version     string
 }
 
 // registerAll creates the Nodes (keeping those that exist), posts their
@@ -107,10 +111,10 @@ func (h *Host) tryPostStatus(ctx context.Context, n *node) error {
 	if err != nil {
 		return err
 	}
-	version, err := n.cfg.Runtime.Version(ctx)
-	if err != nil {
-		return fmt.Errorf("asking the runtime its version: %w", err)
-	}
+	down := h.runtimeDown(ctx, n)
+	n.lease.mu.Lock()
+	version := n.lease.version
+	n.lease.mu.Unlock()
 	now := metav1.NewTime(h.cfg.Clock.Now())
 	node := cur.DeepCopy()
 	node.Status.Capacity = n.cfg.Capacity.DeepCopy()
@@ -134,6 +138,11 @@ func (h *Host) tryPostStatus(ctx context.Context, n *node) error {
 		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available"},
 		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "kubelet is posting ready status"},
 	}
+	if down != "" {
+		// As upstream's kubelet when its runtime stops answering.
+		want[3] = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
+			Message: "container runtime is down: " + down}
+	}
 	for i := range want {
 		want[i].LastHeartbeatTime = now
 		want[i].LastTransitionTime = now
@@ -149,8 +158,24 @@ func (h *Host) tryPostStatus(ctx context.Context, n *node) error {
 	}
 	n.lease.mu.Lock()
 	n.lease.lastStatus = now.Time
+	n.lease.runtimeDown = down
 	n.lease.mu.Unlock()
 	return nil
+}
+
+// runtimeDown asks the node's runtime its version (remembering it) and
+// returns why it did not answer, or "".
+func (h *Host) runtimeDown(ctx context.Context, n *node) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := n.cfg.Runtime.Version(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	n.lease.mu.Lock()
+	n.lease.version = v
+	n.lease.mu.Unlock()
+	return ""
 }
 
 // renewLease renews (or takes) the node's Lease in kube-node-lease.
@@ -228,8 +253,11 @@ func (h *Host) heartbeat(ctx context.Context) {
 			}
 			n.lease.mu.Lock()
 			due := h.cfg.Clock.Since(n.lease.lastStatus) >= h.cfg.StatusReportInterval
+			wasDown := n.lease.runtimeDown != ""
 			n.lease.mu.Unlock()
-			if !due && h.statusHolds(n.cfg.Name) {
+			// A runtime that went away or came back changes Ready now.
+			changed := !n.cfg.Simulated && (h.runtimeDown(ctx, n) != "") != wasDown
+			if !due && !changed && h.statusHolds(n.cfg.Name, !wasDown) {
 				continue
 			}
 			if err := h.postStatus(ctx, n); err != nil && ctx.Err() == nil {
@@ -242,14 +270,18 @@ func (h *Host) heartbeat(ctx context.Context) {
 // statusHolds says whether the node as last seen still carries the Ready
 // condition this agent posted; the node lifecycle controller marks it
 // Unknown when heartbeats were missed, and then it is posted again.
-func (h *Host) statusHolds(name string) bool {
+func (h *Host) statusHolds(name string, ready bool) bool {
 	n, err := h.nodeL.Get(name)
 	if err != nil {
 		return false
 	}
+	want := corev1.ConditionFalse
+	if ready {
+		want = corev1.ConditionTrue
+	}
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
+			return c.Status == want
 		}
 	}
 	return false
