@@ -23,7 +23,7 @@ import (
 
 // publicPaths may be read by anyone, authenticated or not, as upstream's
 // system:public-info-viewer role allows.
-var publicPaths = []string{"/healthz", "/livez", "/readyz", "/version"}
+var publicPaths = []string{"/healthz", "/livez", "/readyz", "/version", JoinCAPath}
 
 // applyAuthentication sets up client certificate and token authentication
 // (static tokens and service account tokens), and anonymous access limited
@@ -87,10 +87,12 @@ func isPublicPath(path string) bool {
 
 // newAuthorizer allows system:masters everything and everyone the public
 // paths (also before RBAC's caches are filled); RBAC decides the rest.
-func newAuthorizer(rbacAuthz authorizer.Authorizer, alwaysAllow bool) (authorizer.Authorizer, error) {
+func newAuthorizer(rbacAuthz, nodeAuthz authorizer.Authorizer, alwaysAllow bool) (authorizer.Authorizer, error) {
 	chain := []authzunion.NamedAuthorizer{
 		{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
 		{AuthorizerName: "public-info", Authorizer: publicInfoAuthorizer{}},
+		{AuthorizerName: "node-join", Authorizer: joinAuthorizer{}},
+		{AuthorizerName: "Node", Authorizer: nodeAuthz},
 	}
 	if alwaysAllow {
 		chain = append(chain, authzunion.NamedAuthorizer{AuthorizerName: "AlwaysAllow", Authorizer: authorizerfactory.NewAlwaysAllowAuthorizer()})

@@ -35,6 +35,11 @@ type Config struct {
 	KubeletClientCertFile string
 	KubeletClientKeyFile  string
 	KubeletCAFile         string
+	// JoinToken, with the cluster CA's key (ClusterSigningCertFile and
+	// ClusterSigningKeyFile), lets node agents join (JoinPath).
+	JoinToken              string
+	ClusterSigningCertFile string
+	ClusterSigningKeyFile  string
 	// TokenAuthFile is a kube-apiserver static token CSV
 	// (token,user,uid,"group1,group2") (--token-auth-file).
 	TokenAuthFile string

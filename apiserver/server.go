@@ -117,7 +117,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		Roles: rbacInformers.Roles().Lister(), RoleBindings: rbacInformers.RoleBindings().Lister(),
 		ClusterRoles: rbacInformers.ClusterRoles().Lister(), ClusterRoleBindings: rbacInformers.ClusterRoleBindings().Lister(),
 	})
-	authz, err := newAuthorizer(rbacAuthz, c.AlwaysAllow)
+	authz, err := newAuthorizer(rbacAuthz, newNodeAuthorizer(client), c.AlwaysAllow)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +197,15 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	if err := s.installOpenAPI(); err != nil {
 		return nil, err
+	}
+	if c.JoinToken != "" && c.ClusterSigningCertFile != "" {
+		ca, err := certs.LoadCA(c.ClusterSigningCertFile, c.ClusterSigningKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading the cluster signing CA: %w", err)
+		}
+		j := &joinHandlers{token: c.JoinToken, ca: ca}
+		generic.Handler.NonGoRestfulMux.HandleFunc(JoinCAPath, j.serveCA)
+		generic.Handler.NonGoRestfulMux.HandleFunc(JoinPath, j.serveJoin)
 	}
 	generic.AddPostStartHookOrDie("skiff-crd-openapi", s.runCRDOpenAPIControllers)
 	generic.AddPostStartHookOrDie("skiff-crd-discovery", s.runCRDGroupDiscovery)

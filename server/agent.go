@@ -221,15 +221,11 @@ func primaryIP() (net.IP, error) {
 	return nil, errors.New("no global IPv4 address")
 }
 
-// agentServer prepares the node agent's HTTPS server (logs, exec,
-// attach, port-forward) for a node whose runtime runs processes: a
-// serving certificate from the cluster CA for the node's names and
-// addresses, and authentication and authorization delegated to the API
-// server, as upstream's kubelet in webhook mode. Nil for nodes that
-// serve nothing.
+// agentServer prepares the HTTPS server (logs, exec, attach,
+// port-forward) of the server's own node: its serving certificate comes
+// from the cluster CA on disk. Nil for nodes that serve nothing.
 func agentServer(cfg *rest.Config, dataDir string, host *kubelet.Host, n kubelet.NodeConfig, rootCA []byte) (func(context.Context, string) error, error) {
-	streamer, ok := n.Runtime.(kubelet.Streamer)
-	if !ok || n.KubeletPort == 0 {
+	if _, ok := n.Runtime.(kubelet.Streamer); !ok || n.KubeletPort == 0 {
 		return nil, nil
 	}
 	pki := certs.PKI{Dir: filepath.Join(dataDir, "pki")}
@@ -258,12 +254,23 @@ func agentServer(cfg *rest.Config, dataDir string, host *kubelet.Host, n kubelet
 	if err != nil {
 		return nil, err
 	}
+	return nodeServer(client, host, n, rootCA, pair)
+}
+
+// nodeServer is a node's HTTPS server with the serving certificate pair,
+// authenticating and authorizing through the API server, as upstream's
+// kubelet in webhook mode. Nil for nodes that serve nothing.
+func nodeServer(client kubernetes.Interface, host *kubelet.Host, n kubelet.NodeConfig, clientCA []byte, pair tls.Certificate) (func(context.Context, string) error, error) {
+	streamer, ok := n.Runtime.(kubelet.Streamer)
+	if !ok || n.KubeletPort == 0 {
+		return nil, nil
+	}
 	scfg := kubeletserver.Config{
 		NodeName: n.Name,
 		Pod:      func(ns, name string) (*corev1.Pod, error) { return host.Pod(n.Name, ns, name) },
 		Streamer: streamer,
 	}
-	if err := kubeletserver.DelegatingAuth(&scfg, client, rootCA); err != nil {
+	if err := kubeletserver.DelegatingAuth(&scfg, client, clientCA); err != nil {
 		return nil, err
 	}
 	srv, err := kubeletserver.New(scfg)

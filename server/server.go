@@ -176,6 +176,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	joinTokenBytes, err := os.ReadFile(TokenPath(dataDir))
+	if err != nil {
+		return err
+	}
+	joinToken := strings.TrimSpace(string(joinTokenBytes))
 
 	logger.V(2).Info("PKI ready", "elapsed", time.Since(start))
 	etcdServer, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(dataDir, "etcd"), UnsafeNoFsync: o.UnsafeNoFsync})
@@ -196,6 +201,9 @@ func (o *Options) Run(ctx context.Context) error {
 		KubeletClientCertFile:        pki.KubeletClientCert(),
 		KubeletClientKeyFile:         pki.KubeletClientKey(),
 		KubeletCAFile:                pki.CACert(),
+		JoinToken:                    joinToken,
+		ClusterSigningCertFile:       pki.CACert(),
+		ClusterSigningKeyFile:        pki.CAKey(),
 		TokenAuthFile:                tokenFile,
 		ServiceAccountSigningKeyFile: pki.ServiceAccountKey(),
 		EtcdServers:                  etcdServer.Endpoints(),

@@ -254,6 +254,7 @@ func Plugins(client kubernetes.Interface, l Listers, disabled map[string]bool) (
 	}{
 		{LimitRanger, limitRanger{admission.NewHandler(admission.Create, admission.Update), l.LimitRanges}},
 		{ServiceAccount, serviceAccount{admission.NewHandler(admission.Create), client, l.ServiceAccounts}},
+		{NodeRestriction, nodeRestriction{admission.NewHandler(admission.Create, admission.Update, admission.Delete), client}},
 		{TaintNodesByCondition, nodeTaints{admission.NewHandler(admission.Create)}},
 		{PodSecurity, ps},
 		{Priority, priority{admission.NewHandler(admission.Create, admission.Update), l.PriorityClasses}},

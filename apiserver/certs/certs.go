@@ -213,6 +213,27 @@ func (ca *CA) IssuePEM(subject pkix.Name, hosts []string, ips []net.IP, usage x5
 	return pemCert(der), keyPEM, nil
 }
 
+// SignPublicKey certifies pub for subject (a key the requester keeps,
+// from its certificate signing request) and returns the PEM certificate.
+func (ca *CA) SignPublicKey(pub crypto.PublicKey, subject pkix.Name, hosts []string, ips []net.IP, usage x509.ExtKeyUsage) ([]byte, error) {
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      subject,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(leafValidity),
+		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		DNSNames:     dedupe(hosts),
+		IPAddresses:  ips,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("signing a certificate for %q: %w", subject.CommonName, err)
+	}
+	return pemCert(der), nil
+}
+
 // CertPEM returns the CA certificate PEM-encoded.
 func (ca *CA) CertPEM() []byte { return pemCert(ca.Cert.Raw) }
 

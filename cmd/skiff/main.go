@@ -44,7 +44,7 @@ func newRootCommand() *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	root.AddCommand(newServerCommand(), newAPIServerCommand(), newEtcdCommand(), newVersionCommand(), newImagesCommand(), &cobra.Command{
+	root.AddCommand(newServerCommand(), newAgentCommand(), newAPIServerCommand(), newEtcdCommand(), newVersionCommand(), newImagesCommand(), &cobra.Command{
 		Use:                "kubectl",
 		Short:              "Run the bundled kubectl (uses ./.skiff/kubeconfig when KUBECONFIG is unset)",
 		DisableFlagParsing: true,

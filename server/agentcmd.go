@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/skiffhq/skiff/apiserver/certs"
+	"github.com/skiffhq/skiff/kubelet"
+)
+
+// AgentOptions configure `skiff agent`: a node that joins a running
+// server.
+type AgentOptions struct {
+	// Server is the API server's URL; Token its join token (the server's
+	// DATA_DIR/token).
+	Server, Token string
+	// Node are the node's settings (data dir, name, runtime, endpoint,
+	// bridge, agent port), as for the server's own node.
+	Node *Options
+}
+
+// NewAgentOptions returns the defaults of `skiff agent`.
+func NewAgentOptions() *AgentOptions {
+	o := NewOptions()
+	o.DataDir = ".skiff-agent"
+	return &AgentOptions{Node: o}
+}
+
+// Run joins the node (once; the certificates are kept in the data dir)
+// and runs it until ctx ends.
+func (a *AgentOptions) Run(ctx context.Context) error {
+	o := a.Node
+	switch {
+	case a.Server == "":
+		return errors.New("--server is required: the API server's URL, e.g. https://10.0.0.1:6443")
+	case a.Token == "":
+		return errors.New("--token is required: the join token, in the server's DATA_DIR/token")
+	case o.Runtime != RuntimeContainerd && o.Runtime != RuntimeSim:
+		return fmt.Errorf("--runtime %q: must be %s or %s", o.Runtime, RuntimeContainerd, RuntimeSim)
+	case o.KubeletPort < 1 || o.KubeletPort > 65535:
+		return fmt.Errorf("--kubelet-port %d must be between 1 and 65535", o.KubeletPort)
+	}
+	if l := len(o.PodBridge); l == 0 || l > 15 {
+		return fmt.Errorf("--pod-bridge %q: a network interface name of 1 to 15 characters", o.PodBridge)
+	}
+	if err := o.preflight(); err != nil {
+		return err
+	}
+	logger := klog.FromContext(ctx)
+	dataDir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating --data-dir: %w", err)
+	}
+	lock, err := lockDataDir(ctx, dataDir, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	g, ctx := errgroup.WithContext(ctx)
+	n, run, err := o.localNode(ctx, dataDir)
+	if err != nil {
+		return err
+	}
+	if run != nil {
+		g.Go(func() error { return run(ctx) })
+	}
+	pki := agentPKI{dir: filepath.Join(dataDir, "pki")}
+	if !pki.joined(n.Name) {
+		var hosts []string
+		var ips []net.IP
+		for _, addr := range n.Addresses {
+			if ip := net.ParseIP(addr.Address); ip != nil {
+				ips = append(ips, ip)
+			} else {
+				hosts = append(hosts, addr.Address)
+			}
+		}
+		ips = append(ips, net.ParseIP("127.0.0.1"))
+		if err := join(ctx, a.Server, strings.TrimSpace(a.Token), n.Name, hosts, ips, pki); err != nil {
+			return err
+		}
+		logger.Info("joined the cluster", "server", a.Server, "node", n.Name)
+	}
+	kubeconfig := filepath.Join(dataDir, "kubelet.kubeconfig")
+	if err := certs.WriteKubeconfig(kubeconfig, a.Server, pki.ca(), pki.clientCert(), pki.clientKey()); err != nil {
+		return err
+	}
+	cfg := &rest.Config{Host: a.Server, UserAgent: "kubelet", QPS: 50, Burst: 100, TLSClientConfig: rest.TLSClientConfig{
+		CAFile: pki.ca(), CertFile: pki.clientCert(), KeyFile: pki.clientKey()}}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	host, err := kubelet.New(kubelet.Config{Client: client, Nodes: []kubelet.NodeConfig{n}, VolumesDir: filepath.Join(dataDir, "agent", "volumes")})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		if err := host.Run(ctx); err != nil {
+			return fmt.Errorf("node agent: %w", err)
+		}
+		return nil
+	})
+	pair, err := tls.LoadX509KeyPair(pki.servingCert(), pki.servingKey())
+	if err != nil {
+		return err
+	}
+	caPEM, err := os.ReadFile(pki.ca())
+	if err != nil {
+		return err
+	}
+	serve, err := nodeServer(client, host, n, caPEM, pair)
+	if err != nil {
+		return err
+	}
+	if serve != nil {
+		g.Go(func() error { return serve(ctx, fmt.Sprintf(":%d", n.KubeletPort)) })
+	}
+	return g.Wait()
+}
