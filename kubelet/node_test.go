@@ -35,9 +35,9 @@ func (r *downRuntime) StopContainer(context.Context, *corev1.Pod, string, time.D
 	return nil
 }
 func (r *downRuntime) StopPod(context.Context, *corev1.Pod, time.Duration) error { return nil }
-func (r *downRuntime) StopSandbox(context.Context, types.UID) error             { return nil }
-func (r *downRuntime) RemovePod(context.Context, types.UID) error               { return nil }
-func (r *downRuntime) Events() <-chan types.UID                                 { return nil }
+func (r *downRuntime) StopSandbox(context.Context, types.UID) error              { return nil }
+func (r *downRuntime) RemovePod(context.Context, types.UID) error                { return nil }
+func (r *downRuntime) Events() <-chan types.UID                                  { return nil }
 
 func TestNodeNotReadyWhileTheRuntimeIsDown(t *testing.T) {
 	client := fake.NewClientset()
