@@ -383,6 +383,10 @@ spec:
 		return nil
 	})
 
+	joinedBridge := fmt.Sprintf("skj%d", id)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", joinedBridge).Run() })
+	testJoinedAgent(t, srv, node, joinedBridge)
+
 	k("delete", "deployment", "web", "--wait=true")
 	k("delete", "pod", "fails", "nopull", "vols", "init", "crashes", "talker", "att", "probed", "--wait=true")
 	eventually(t, 60*time.Second, func() error {
