@@ -554,6 +554,24 @@ func hookError(err error) string {
 	return err.Error()
 }
 
+// PodsOn lists the pods bound to one of the host's nodes.
+func (h *Host) PodsOn(nodeName string) []*corev1.Pod {
+	h.mu.Lock()
+	pods := h.podsReady
+	h.mu.Unlock()
+	if pods == nil {
+		return nil
+	}
+	all, _ := pods.List(everything)
+	var out []*corev1.Pod
+	for _, p := range all {
+		if p.Spec.NodeName == nodeName {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // podByUID finds a pod the host runs by its UID.
 func (h *Host) podByUID(uid types.UID) (*corev1.Pod, error) {
 	h.mu.Lock()

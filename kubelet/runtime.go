@@ -112,3 +112,22 @@ type Streamer interface {
 type NotFoundError struct{ Message string }
 
 func (e *NotFoundError) Error() string { return e.Message }
+
+// Usage is a container's resource use from its cgroup, as the node's
+// /stats/summary reports it.
+type Usage struct {
+	Time time.Time
+	// CPUNanoSeconds is the CPU time used since the container started.
+	CPUNanoSeconds uint64
+	// Memory: usage, working set (usage less inactive file pages, as
+	// upstream), RSS, page faults.
+	MemoryBytes, WorkingSetBytes, RSSBytes uint64
+	PageFaults, MajorPageFaults            uint64
+}
+
+// UsageProvider is implemented by runtimes whose containers have cgroups.
+type UsageProvider interface {
+	// Usage reports the resource use of the pod's running containers, by
+	// container name.
+	Usage(ctx context.Context, pod *corev1.Pod) (map[string]Usage, error)
+}

@@ -268,6 +268,7 @@ func nodeServer(client kubernetes.Interface, host *kubelet.Host, n kubelet.NodeC
 	scfg := kubeletserver.Config{
 		NodeName: n.Name,
 		Pod:      func(ns, name string) (*corev1.Pod, error) { return host.Pod(n.Name, ns, name) },
+		Pods:     func() []*corev1.Pod { return host.PodsOn(n.Name) },
 		Streamer: streamer,
 	}
 	if err := kubeletserver.DelegatingAuth(&scfg, client, clientCA); err != nil {

@@ -38,6 +38,8 @@ type Config struct {
 	NodeName string
 	// Pod finds a pod bound to this node.
 	Pod func(namespace, name string) (*corev1.Pod, error)
+	// Pods lists the pods bound to this node (for /stats/summary).
+	Pods func() []*corev1.Pod
 	// Streamer reaches the node's containers.
 	Streamer kubelet.Streamer
 	// Authenticator and Authorizer check each request; both are required.
@@ -49,6 +51,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	params runtime.ParameterCodec
+	rates  rates
 }
 
 // New checks cfg.
@@ -72,6 +75,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/exec/{ns}/{pod}/{container}", s.exec)
 	mux.HandleFunc("/attach/{ns}/{pod}/{container}", s.attach)
 	mux.HandleFunc("/portForward/{ns}/{pod}", s.portForward)
+	mux.HandleFunc("GET /stats/summary", s.summary)
 	return s.withAuth(mux)
 }
 

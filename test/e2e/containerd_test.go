@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/skiffhq/skiff/test/images"
 	"github.com/skiffhq/skiff/test/testserver"
@@ -364,6 +366,23 @@ spec:
 	})
 
 	testKubectlStreams(t, srv)
+	// The node's summary of CPU and memory use, through nodes/proxy.
+	var summary statsv1alpha1.Summary
+	if err := json.Unmarshal([]byte(k("get", "--raw", "/api/v1/nodes/"+node+"/proxy/stats/summary")), &summary); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range summary.Pods {
+		for _, c := range p.Containers {
+			if p.PodRef.Name == "talker" && c.Name == "main" && c.Memory != nil && c.Memory.WorkingSetBytes != nil && *c.Memory.WorkingSetBytes > 0 &&
+				c.CPU != nil && c.CPU.UsageCoreNanoSeconds != nil && *c.CPU.UsageCoreNanoSeconds > 0 {
+				found = true
+			}
+		}
+	}
+	if summary.Node.NodeName != node || summary.Node.Memory == nil || !found {
+		t.Fatalf("stats summary of node %q: %+v", node, summary)
+	}
 	testProbesAndHooks(t, srv, hostDir)
 
 	// An image that cannot be pulled: ErrImagePull, then ImagePullBackOff,

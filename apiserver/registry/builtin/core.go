@@ -117,6 +117,9 @@ func coreGroup(deps Deps) Group {
 			},
 			Columns: corev1api.NodeColumns, Row: corev1api.NodeRow,
 			Status: true, NoGeneration: true, KeepStatusOnCreate: true,
+			Extra: func(s *registry.Store) (map[string]rest.Storage, error) {
+				return map[string]rest.Storage{"proxy": &nodeProxyREST{kubelet: deps.Kubelet}}, nil
+			},
 		},
 		{
 			GroupVersion: gv, Name: "configmaps", Singular: "configmap", Kind: "ConfigMap", Namespaced: true, ShortNames: []string{"cm"},

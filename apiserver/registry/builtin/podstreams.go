@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -344,4 +345,43 @@ func streamParams(q url.Values, stdin, stdout, stderr, tty bool) translator.Opti
 		}
 	}
 	return translator.Options{Stdin: stdin, Stdout: stdout, Stderr: stderr, Tty: tty}
+}
+
+// nodeProxyREST serves nodes/proxy: requests passed to the node's agent
+// (e.g. /api/v1/nodes/NAME/proxy/stats/summary).
+type nodeProxyREST struct {
+	kubelet *KubeletClient
+}
+
+var (
+	_ rest.Connecter                = &nodeProxyREST{}
+	_ rest.GroupVersionKindProvider = &nodeProxyREST{}
+)
+
+func (r *nodeProxyREST) New() runtime.Object { return &corev1.Node{} }
+func (r *nodeProxyREST) Destroy()            {}
+
+func (r *nodeProxyREST) GroupVersionKind(schema.GroupVersion) schema.GroupVersionKind {
+	return corev1.SchemeGroupVersion.WithKind("NodeProxyOptions")
+}
+
+func (r *nodeProxyREST) NewConnectOptions() (runtime.Object, bool, string) {
+	return &corev1.NodeProxyOptions{}, true, "path"
+}
+
+func (r *nodeProxyREST) ConnectMethods() []string {
+	return []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, http.MethodOptions}
+}
+
+func (r *nodeProxyREST) Connect(ctx context.Context, name string, opts runtime.Object, responder rest.Responder) (http.Handler, error) {
+	o, ok := opts.(*corev1.NodeProxyOptions)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid options object: %#v", opts))
+	}
+	loc, err := r.kubelet.nodeURL(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	loc.Path = "/" + strings.TrimPrefix(o.Path, "/")
+	return upgradeproxy.NewUpgradeAwareHandler(loc, r.kubelet.Transport, true, false, upgradeproxy.NewErrorResponder(responder)), nil
 }
