@@ -66,7 +66,7 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 	bridge := fmt.Sprintf("skb%d", os.Getpid()%100000)
 	defer func() { _ = exec.Command("ip", "link", "del", bridge).Run() }()
 	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(bench.FreePort()), "--runtime", "containerd",
-		"--node-name", "bench", "--pod-bridge", bridge, "--cluster-cidr", "10.253.0.0/16")
+		"--node-name", "bench", "--pod-bridge", bridge, "--cluster-cidr", "10.253.0.0/16", "--kubelet-port", strconv.Itoa(bench.FreePort()))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	bench.Must(cmd.Start())
 	defer func() {
