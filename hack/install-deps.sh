@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages skiff's node agent and tests use, when they
 # are missing: containerd and runc (containers), the CNI plugins (pod
-# network), nftables (services), busybox-static (the test image).
+# network), nftables (services), busybox-static (the test image),
+# docker-registry (a registry on loopback for the image pull tests).
 # Idempotent and quiet when everything is present; needs root to install.
 set -euo pipefail
 
-packages=(containerd runc containernetworking-plugins iptables iproute2 nftables busybox-static)
+packages=(containerd runc containernetworking-plugins iptables iproute2 nftables busybox-static docker-registry)
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

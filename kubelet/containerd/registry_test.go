@@ -1,0 +1,140 @@
+package containerd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	testimages "github.com/skiffhq/skiff/test/images"
+)
+
+// startRegistry runs Debian's docker-registry on a free loopback port
+// until the test ends and returns its host:port.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("docker-registry is not installed (hack/install-deps.sh)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("version: 0.1\nlog: {level: warn}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: %q}\n", filepath.Join(dir, "data"), addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", config)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("registry output:\n%s", out.String())
+		}
+	})
+	eventually(t, "the registry to answer", func() bool {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	return addr
+}
+
+// TestPullFromRegistry pushes the test image to a registry on loopback
+// and has a pod pull it (imagePullPolicy Always) through containerd's
+// resolver, as from any registry.
+func TestPullFromRegistry(t *testing.T) {
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("busybox-static is not installed (hack/install-deps.sh)")
+	}
+	registry := startRegistry(t)
+	s := startContainerd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var tarball bytes.Buffer
+	if err := testimages.Build(&tarball, "/bin/busybox"); err != nil {
+		t.Fatal(err)
+	}
+	c, cctx, err := Connect(ctx, s.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := Import(cctx, c, &tarball); err != nil {
+		t.Fatal(err)
+	}
+	img, err := c.ImageService().Get(cctx, testimages.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := registry + "/skiff/busybox:pushed"
+	if err := c.Push(cctx, remote, img.Target); err != nil {
+		t.Fatalf("pushing to the loopback registry: %v", err)
+	}
+
+	rtCtx, rtCancel := context.WithCancel(context.Background())
+	defer rtCancel()
+	rt, err := New(rtCtx, Config{Address: s.Address(), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pulled", Namespace: "default", UID: types.UID("5d0b6a2e-2222-4d6e-9c1e-3f1b8e2a7d02")},
+		Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{
+			{Name: "main", Image: remote, ImagePullPolicy: corev1.PullAlways, Command: []string{"sh", "-c", "echo pulled"}}}},
+	}
+	defer func() { _ = rt.RemovePod(context.Background(), pod.UID) }()
+	if _, err := rt.StartSandbox(ctx, pod, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.StartContainer(ctx, pod, &pod.Spec.Containers[0], 0, nil); err != nil {
+		t.Fatalf("starting a container of a pulled image: %v", err)
+	}
+	var st containerStateView
+	eventually(t, "the container to finish", func() bool {
+		states, err := rt.Containers(ctx, pod)
+		st = containerStateView{states["main"].Exited, states["main"].ExitCode, states["main"].ImageRef}
+		return err == nil && st.exited
+	})
+	if st.code != 0 || !strings.HasPrefix(st.imageRef, registry+"/skiff/busybox@sha256:") || !strings.HasSuffix(st.imageRef, img.Target.Digest.Encoded()) {
+		t.Fatalf("pulled container: exit %d, imageID %q (pushed %s)", st.code, st.imageRef, img.Target.Digest)
+	}
+	if logged := readLog(t, rt, pod, "main"); logged != "pulled\n" {
+		t.Fatalf("output %q", logged)
+	}
+	if _, err := c.ImageService().Get(cctx, remote); err != nil {
+		t.Fatalf("the pulled image is not in containerd: %v", err)
+	}
+}
+
+// containerStateView is what the test checks of a container.
+type containerStateView struct {
+	exited   bool
+	code     int32
+	imageRef string
+}
