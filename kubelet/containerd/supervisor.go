@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -142,7 +143,23 @@ func (s *Supervisor) runOnce(ctx context.Context, path, configPath string, stopT
 	// Its own process group, so a terminal's ^C reaches skiff only; and
 	// gone with skiff should skiff be killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	// The death signal follows the thread that forked, not the process:
+	// skiff ends threads on purpose (those that entered a pod's network
+	// namespace), so containerd is started and waited for on a thread
+	// locked for its whole life.
+	waitErr, done, started := make(chan error, 1), make(chan struct{}), make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waitErr <- cmd.Wait()
+		close(done)
+	}()
+	if err := <-started; err != nil {
 		return fmt.Errorf("starting containerd: %w", err)
 	}
 	ready := make(chan struct{})
@@ -153,11 +170,6 @@ func (s *Supervisor) runOnce(ctx context.Context, path, configPath string, stopT
 		s.mu.Lock()
 		s.pid, s.ready = 0, nil
 		s.mu.Unlock()
-	}()
-	waitErr, done := make(chan error, 1), make(chan struct{})
-	go func() {
-		waitErr <- cmd.Wait()
-		close(done)
 	}()
 	go func() {
 		for {
