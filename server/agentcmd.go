@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
@@ -59,14 +58,7 @@ func (a *AgentOptions) Run(ctx context.Context) error {
 		return err
 	}
 	logger := klog.FromContext(ctx)
-	dataDir, err := filepath.Abs(o.DataDir)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("creating --data-dir: %w", err)
-	}
-	lock, err := lockDataDir(ctx, dataDir, 30*time.Second)
+	dataDir, lock, err := openDataDir(ctx, o.DataDir)
 	if err != nil {
 		return err
 	}

@@ -154,14 +154,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	logger := klog.FromContext(ctx)
 	start := time.Now()
-	dataDir, err := filepath.Abs(o.DataDir)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("creating --data-dir: %w", err)
-	}
-	lock, err := lockDataDir(ctx, dataDir, 30*time.Second)
+	dataDir, lock, err := openDataDir(ctx, o.DataDir)
 	if err != nil {
 		return err
 	}
@@ -311,6 +304,23 @@ func servingNames(bind net.IP) ([]string, []net.IP) {
 		}
 	}
 	return hosts, ips
+}
+
+// openDataDir makes the data directory and takes its lock (waiting up to
+// 30 s for a previous process to exit); it returns the absolute path.
+func openDataDir(ctx context.Context, dir string) (string, *os.File, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return "", nil, fmt.Errorf("creating --data-dir: %w", err)
+	}
+	lock, err := lockDataDir(ctx, abs, 30*time.Second)
+	if err != nil {
+		return "", nil, err
+	}
+	return abs, lock, nil
 }
 
 // ensureToken creates the agent join token once and the token file the

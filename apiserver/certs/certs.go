@@ -191,26 +191,14 @@ func (ca *CA) IssuePEM(subject pkix.Name, hosts []string, ips []net.IP, usage x5
 	if err != nil {
 		return nil, nil, fmt.Errorf("generating a key: %w", err)
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      subject,
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(leafValidity),
-		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     dedupe(hosts),
-		IPAddresses:  ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing a certificate for %q: %w", subject.CommonName, err)
+	if certPEM, err = ca.SignPublicKey(key.Public(), subject, hosts, ips, usage); err != nil {
+		return nil, nil, err
 	}
 	keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key)
 	if err != nil {
 		return nil, nil, err
 	}
-	return pemCert(der), keyPEM, nil
+	return certPEM, keyPEM, nil
 }
 
 // SignPublicKey certifies pub for subject (a key the requester keeps,

@@ -68,25 +68,12 @@ func startRegistry(t *testing.T) string {
 // and has a pod pull it (imagePullPolicy Always) through containerd's
 // resolver, as from any registry.
 func TestPullFromRegistry(t *testing.T) {
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("busybox-static is not installed (hack/install-deps.sh)")
-	}
 	registry := startRegistry(t)
 	s := startContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var tarball bytes.Buffer
-	if err := testimages.Build(&tarball, "/bin/busybox"); err != nil {
-		t.Fatal(err)
-	}
-	c, cctx, err := Connect(ctx, s.Address())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cctx := importTestImage(ctx, t, s)
 	defer c.Close()
-	if _, err := Import(cctx, c, &tarball); err != nil {
-		t.Fatal(err)
-	}
 	img, err := c.ImageService().Get(cctx, testimages.Name)
 	if err != nil {
 		t.Fatal(err)

@@ -12,10 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +25,7 @@ import (
 	"github.com/skiffhq/skiff/kubelet"
 	"github.com/skiffhq/skiff/kubelet/logs"
 	"github.com/skiffhq/skiff/test/images"
+	"github.com/skiffhq/skiff/test/testserver"
 )
 
 func TestRuntimeRunsAPod(t *testing.T) {
@@ -37,17 +38,7 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	s := startContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var tarball bytes.Buffer
-	if err := images.Build(&tarball, "/bin/busybox"); err != nil {
-		t.Fatal(err)
-	}
-	c, cctx, err := Connect(ctx, s.Address())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Import(cctx, c, &tarball); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := importTestImage(ctx, t, s)
 	c.Close()
 
 	// The portmap plugin makes shared nat chains on first use; remove
@@ -230,6 +221,28 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	}
 }
 
+// importTestImage builds the test image into s's containerd and returns a
+// client (the caller closes it) with its namespaced context.
+func importTestImage(ctx context.Context, t *testing.T, s *Supervisor) (*containerd.Client, context.Context) {
+	t.Helper()
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("busybox-static is not installed (hack/install-deps.sh)")
+	}
+	var tarball bytes.Buffer
+	if err := images.Build(&tarball, "/bin/busybox"); err != nil {
+		t.Fatal(err)
+	}
+	c, cctx, err := Connect(ctx, s.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(cctx, c, &tarball); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c, cctx
+}
+
 // readLog reads a container's whole log as `kubectl logs` would.
 func readLog(t *testing.T, rt *Runtime, pod *corev1.Pod, name string) string {
 	t.Helper()
@@ -255,7 +268,7 @@ func attachOnce(ctx context.Context, t *testing.T, rt *Runtime, pod *corev1.Pod,
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stdinR, stdinW := io.Pipe()
-	out := &syncBuffer{}
+	out := &testserver.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- rt.Attach(actx, pod, "echoer", stdinR, nopCloser{out}, nil, false, nil) }()
 	if _, err := stdinW.Write([]byte(line)); err != nil {
@@ -273,7 +286,7 @@ func attachOnce(ctx context.Context, t *testing.T, rt *Runtime, pod *corev1.Pod,
 // testStreams runs exec, attach and port-forward against the pod.
 func testStreams(ctx context.Context, t *testing.T, rt *Runtime, pod *corev1.Pod) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut testserver.SyncBuffer
 	err := rt.Exec(ctx, pod, "httpd", []string{"sh", "-c", "echo out; echo err >&2; id -u; exit 7"}, nil, nopCloser{&out}, nopCloser{&errOut}, false, nil)
 	var exitErr utilexec.ExitError
 	if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 7 {
@@ -282,7 +295,7 @@ func testStreams(ctx context.Context, t *testing.T, rt *Runtime, pod *corev1.Pod
 	if out.String() != "out\n0\n" || errOut.String() != "err\n" {
 		t.Fatalf("exec stdout %q stderr %q", out.String(), errOut.String())
 	}
-	out = syncBuffer{}
+	out = testserver.SyncBuffer{}
 	if err := rt.Exec(ctx, pod, "httpd", []string{"cat"}, strings.NewReader("from stdin"), nopCloser{&out}, nil, false, nil); err != nil || out.String() != "from stdin" {
 		t.Fatalf("exec with stdin: %q, %v", out.String(), err)
 	}
@@ -309,23 +322,6 @@ func testStreams(ctx context.Context, t *testing.T, rt *Runtime, pod *corev1.Pod
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // removePortmapChains deletes the portmap plugin's shared nat chains and
 // the jumps to them.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/skiffhq/skiff/test/testserver"
 )
 
 func writeLog(t *testing.T, clk *clocktesting.FakeClock, steps func(out, errw func(string))) string {
@@ -137,7 +139,7 @@ func TestFollowEndsWhenWriterStops(t *testing.T) {
 	w.Write([]byte("first\n"))
 	var running atomic.Bool
 	running.Store(true)
-	var b syncBuffer
+	var b testserver.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Read(context.Background(), path, Options{Tail: -1, Follow: true, Running: running.Load}, &b)

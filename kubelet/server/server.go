@@ -342,19 +342,29 @@ func (f *flushWriter) Flush() {
 	}
 }
 
-func (s *Server) exec(w http.ResponseWriter, req *http.Request) {
+// streamTarget finds the pod, container and stream options of an exec or
+// attach request, answering errors itself.
+func (s *Server) streamTarget(w http.ResponseWriter, req *http.Request) (*corev1.Pod, string, *remotecommand.Options, bool) {
 	pod, ok := s.pod(w, req)
 	if !ok {
-		return
+		return nil, "", nil, false
 	}
 	name := req.PathValue("container")
 	if containerOf(pod, name) == nil {
 		http.Error(w, fmt.Sprintf("container not found (%q)", name), http.StatusNotFound)
-		return
+		return nil, "", nil, false
 	}
 	opts, err := remotecommand.NewOptions(req)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, "", nil, false
+	}
+	return pod, name, opts, true
+}
+
+func (s *Server) exec(w http.ResponseWriter, req *http.Request) {
+	pod, name, opts, ok := s.streamTarget(w, req)
+	if !ok {
 		return
 	}
 	cmd := req.URL.Query()["command"]
@@ -367,18 +377,8 @@ func (s *Server) exec(w http.ResponseWriter, req *http.Request) {
 }
 
 func (s *Server) attach(w http.ResponseWriter, req *http.Request) {
-	pod, ok := s.pod(w, req)
+	pod, name, opts, ok := s.streamTarget(w, req)
 	if !ok {
-		return
-	}
-	name := req.PathValue("container")
-	if containerOf(pod, name) == nil {
-		http.Error(w, fmt.Sprintf("container not found (%q)", name), http.StatusNotFound)
-		return
-	}
-	opts, err := remotecommand.NewOptions(req)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	remotecommand.ServeAttach(w, req, execAdapter{s.cfg.Streamer, pod}, pod.Name, string(pod.UID), name, opts,

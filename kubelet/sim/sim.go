@@ -231,28 +231,16 @@ func (r *Runtime) StopPod(_ context.Context, p *corev1.Pod, _ time.Duration) err
 func (r *Runtime) RemovePod(_ context.Context, uid types.UID) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	sp, ok := r.pods[uid]
-	if !ok {
-		return nil
-	}
-	for _, t := range sp.timers {
-		t.Stop()
-	}
-	for _, ip := range sp.ips {
-		delete(r.usedIP, ip)
-	}
+	r.release(uid)
 	delete(r.pods, uid)
 	return nil
 }
 
-// StopSandbox implements kubelet.Runtime: the pod's IPs are free again;
-// its containers' final states stay until RemovePod.
-func (r *Runtime) StopSandbox(_ context.Context, uid types.UID) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// release stops a pod's timers and frees its IPs; the caller holds mu.
+func (r *Runtime) release(uid types.UID) {
 	sp, ok := r.pods[uid]
 	if !ok {
-		return nil
+		return
 	}
 	for _, t := range sp.timers {
 		t.Stop()
@@ -262,6 +250,14 @@ func (r *Runtime) StopSandbox(_ context.Context, uid types.UID) error {
 		delete(r.usedIP, ip)
 	}
 	sp.ips = nil
+}
+
+// StopSandbox implements kubelet.Runtime: the pod's IPs are free again;
+// its containers' final states stay until RemovePod.
+func (r *Runtime) StopSandbox(_ context.Context, uid types.UID) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.release(uid)
 	return nil
 }
 

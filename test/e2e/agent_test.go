@@ -24,14 +24,7 @@ func testJoinedAgent(t *testing.T, srv *testserver.Server, serverNode, bridge st
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := func(args ...string) string {
-		t.Helper()
-		out, err := srv.Kubectl(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	k := mustKubectl(t, srv)
 	server := fmt.Sprintf("https://127.0.0.1:%d", srv.Port)
 	dir := t.TempDir()
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,13 +56,10 @@ func TestContainerdNode(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
 	node := fmt.Sprintf("e2e-%d", id)
 	srv := testserver.Start(t, "--runtime", "containerd", "--node-name", node, "--pod-bridge", bridge, "--cluster-cidr", "10.252.0.0/16")
+	kubectl := mustKubectl(t, srv)
 	k := func(args ...string) string {
 		t.Helper()
-		out, err := srv.Kubectl(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(out)
+		return strings.TrimSpace(kubectl(args...))
 	}
 	agentState := filepath.Join(srv.DataDir, "agent")
 	// Whatever happens, leave no running container behind.
@@ -426,14 +422,7 @@ spec:
 // exec (exit codes, stdin), cp, port-forward and attach (run -i).
 func testKubectlStreams(t *testing.T, srv *testserver.Server) {
 	t.Helper()
-	k := func(args ...string) string {
-		t.Helper()
-		out, err := srv.Kubectl(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	k := mustKubectl(t, srv)
 	k("wait", "--for=condition=Ready", "pod/talker", "--timeout=60s")
 	eventually(t, 20*time.Second, func() error {
 		if out, _ := srv.Kubectl("logs", "talker"); out != "line1\nline2\nerr1\n" {
@@ -463,7 +452,7 @@ func testKubectlStreams(t *testing.T, srv *testserver.Server) {
 
 	// Follow: what the container writes later arrives.
 	follow := srv.KubectlCmd("logs", "-f", "talker")
-	var followed syncBuffer
+	var followed testserver.SyncBuffer
 	follow.Stdout, follow.Stderr = &followed, &followed
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
@@ -538,7 +527,7 @@ func testKubectlStreams(t *testing.T, srv *testserver.Server) {
 		t.Fatal(err)
 	}
 	pf := srv.KubectlCmd("port-forward", "pod/talker", fmt.Sprintf("%d:8080", port))
-	var pfOut syncBuffer
+	var pfOut testserver.SyncBuffer
 	pf.Stdout, pf.Stderr = &pfOut, &pfOut
 	if err := pf.Start(); err != nil {
 		t.Fatal(err)
@@ -570,35 +559,11 @@ func testKubectlStreams(t *testing.T, srv *testserver.Server) {
 	})
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testProbesAndHooks checks startup, readiness and liveness probes and
 // the postStart and preStop hooks on real containers.
 func testProbesAndHooks(t *testing.T, srv *testserver.Server, hostDir string) {
 	t.Helper()
-	k := func(args ...string) string {
-		t.Helper()
-		out, err := srv.Kubectl(args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	k := mustKubectl(t, srv)
 	status := `jsonpath={.status.containerStatuses[0].started} {.status.containerStatuses[0].ready} {.status.conditions[?(@.type=="Ready")].status} {.status.containerStatuses[0].restartCount}`
 	// Started (tcpSocket), not ready until the file the readiness probe
 	// tests exists, alive as long as /healthz (made by postStart) serves.
@@ -643,5 +608,18 @@ func testProbesAndHooks(t *testing.T, srv *testserver.Server, hostDir string) {
 	k("delete", "pod", "hooked", "--wait=true", "--timeout=60s")
 	if b, err := os.ReadFile(filepath.Join(hostDir, "hooks")); err != nil || string(b) != "prestop\nterm\n" {
 		t.Fatalf("hooks ran: %q (%v), want preStop then SIGTERM", b, err)
+	}
+}
+
+// mustKubectl returns a kubectl against srv that fails the test on an
+// error and returns the output.
+func mustKubectl(t *testing.T, srv *testserver.Server) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := srv.Kubectl(args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
 	}
 }
