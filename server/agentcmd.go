@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/skiffhq/skiff/apiserver/certs"
 	"github.com/skiffhq/skiff/kubelet"
+	"github.com/skiffhq/skiff/server/pageout"
 )
 
 // AgentOptions configure `skiff agent`: a node that joins a running
@@ -124,5 +127,17 @@ func (a *AgentOptions) Run(ctx context.Context) error {
 	if serve != nil {
 		g.Go(func() error { return serve(ctx, fmt.Sprintf(":%d", n.KubeletPort)) })
 	}
+	go func() {
+		// Once started, give back what starting up touched, as the server
+		// does: the heap's garbage and the binary's start-up code pages.
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+			debug.FreeOSMemory()
+			if _, err := pageout.Executable(); err != nil {
+				logger.V(2).Info("could not release start-up code pages", "err", err)
+			}
+		}
+	}()
 	return g.Wait()
 }
