@@ -18,7 +18,7 @@ import (
 // dir, containerd, bridge and agent port), runs a DaemonSet's pods on
 // both nodes, reaches the agent's pod through the API server, and checks
 // that the agent's identity is limited to its own node.
-func testJoinedAgent(t *testing.T, srv *testserver.Server, serverNode, bridge string) {
+func testJoinedAgent(t testing.TB, srv *testserver.Server, serverNode, bridge string) {
 	t.Helper()
 	bin, err := testserver.Binary()
 	if err != nil {

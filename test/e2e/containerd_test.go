@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	. "github.com/onsi/ginkgo/v2"
 	"io"
 	"net/http"
 	"os"
@@ -27,7 +28,7 @@ import (
 // eventually polls f until it succeeds (testserver.Eventually).
 var eventually = testserver.Eventually
 
-func needRuntime(t *testing.T) {
+func needRuntime(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the containerd node agent needs root")
@@ -44,69 +45,92 @@ func needRuntime(t *testing.T) {
 	}
 }
 
-// TestContainerdNode runs `skiff server --runtime containerd` as a user
-// would: the machine's node registers Ready with real capacity, the test
-// image is imported with `skiff images import`, a Deployment's pods serve
-// HTTP on their pod IPs, containers' exit codes reach pod status, and
-// deleting the pods leaves no container or network namespace behind.
-func TestContainerdNode(t *testing.T) {
-	needRuntime(t)
-	id := os.Getpid() % 100000
-	bridge := fmt.Sprintf("ske%d", id)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
-	node := fmt.Sprintf("e2e-%d", id)
-	srv := testserver.Start(t, "--runtime", "containerd", "--node-name", node, "--pod-bridge", bridge, "--cluster-cidr", "10.252.0.0/16")
-	kubectl := mustKubectl(t, srv)
-	k := func(args ...string) string {
-		t.Helper()
-		return strings.TrimSpace(kubectl(args...))
-	}
-	agentState := filepath.Join(srv.DataDir, "agent")
-	// Whatever happens, leave no running container behind.
-	t.Cleanup(func() {
-		_, _ = srv.Kubectl("delete", "deployments,jobs,pods", "--all", "--grace-period=0", "--wait=true", "--timeout=60s")
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			if entries, _ := os.ReadDir(filepath.Join(agentState, "pods")); len(entries) == 0 {
-				return
+// A node on containerd, driven as a user would with kubectl: `skiff
+// server --runtime containerd` registers the machine Ready with real
+// capacity, the test image is imported with `skiff images import`, pods
+// serve HTTP on their IPs with their env, files and volumes, exit codes,
+// probes and hooks act as upstream, kubectl reaches containers through the
+// API server, a restart adopts running containers, a second node joins
+// with `skiff agent`, and deleting the pods leaves nothing behind.
+var _ = Describe("a node on containerd", Ordered, func() {
+	var (
+		bridge, node, agentState, hostDir string
+		id                                int
+		srv                               *testserver.Server
+		k                                 func(args ...string) string
+		ips, names                        []string
+	)
+
+	BeforeAll(func() {
+		t := GinkgoTB()
+		needRuntime(t)
+		hostDir = filepath.Join(t.TempDir(), "host")
+		id = os.Getpid() % 100000
+		bridge = fmt.Sprintf("ske%d", id)
+		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
+		node = fmt.Sprintf("e2e-%d", id)
+		srv = testserver.Start(t, "--runtime", "containerd", "--node-name", node, "--pod-bridge", bridge, "--cluster-cidr", "10.252.0.0/16")
+		kubectl := mustKubectl(t, srv)
+		k = func(args ...string) string {
+			t.Helper()
+			return strings.TrimSpace(kubectl(args...))
+		}
+		agentState = filepath.Join(srv.DataDir, "agent")
+		// Whatever happens, leave no running container behind.
+		t.Cleanup(func() {
+			_, _ = srv.Kubectl("delete", "deployments,jobs,pods", "--all", "--grace-period=0", "--wait=true", "--timeout=60s")
+			deadline := time.Now().Add(60 * time.Second)
+			for time.Now().Before(deadline) {
+				if entries, _ := os.ReadDir(filepath.Join(agentState, "pods")); len(entries) == 0 {
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		t.Errorf("pods' containers still present in %s", agentState)
+			t.Errorf("pods' containers still present in %s", agentState)
+		})
 	})
 
-	eventually(t, 30*time.Second, func() error {
-		out, _ := srv.Kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.podCIDR} {.status.capacity.cpu} {.status.nodeInfo.containerRuntimeVersion}`)
-		if !strings.HasPrefix(out, "True 10.252.") || !strings.Contains(out, "containerd://") {
-			return fmt.Errorf("node: %q", out)
-		}
-		return nil
+	It("registers this machine as a Ready node with containerd", func() {
+		t := GinkgoTB()
+		eventually(t, 30*time.Second, func() error {
+			out, _ := srv.Kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.podCIDR} {.status.capacity.cpu} {.status.nodeInfo.containerRuntimeVersion}`)
+			if !strings.HasPrefix(out, "True 10.252.") || !strings.Contains(out, "containerd://") {
+				return fmt.Errorf("node: %q", out)
+			}
+			return nil
+		})
+
 	})
 
-	bin, err := testserver.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tarball := filepath.Join(t.TempDir(), "test-image.tar")
-	f, err := os.Create(tarball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := images.Build(f, "/bin/busybox"); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	out, err := exec.Command(bin, "images", "import", "--data-dir", srv.DataDir, tarball).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "imported "+images.Name) {
-		t.Fatalf("skiff images import: %v\n%s", err, out)
-	}
-	out, err = exec.Command(bin, "images", "ls", "--data-dir", srv.DataDir).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), images.Name) {
-		t.Fatalf("skiff images ls: %v\n%s", err, out)
-	}
+	It("imports images with skiff images import and lists them", func() {
+		t := GinkgoTB()
+		bin, err := testserver.Binary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tarball := filepath.Join(t.TempDir(), "test-image.tar")
+		f, err := os.Create(tarball)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := images.Build(f, "/bin/busybox"); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		out, err := exec.Command(bin, "images", "import", "--data-dir", srv.DataDir, tarball).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "imported "+images.Name) {
+			t.Fatalf("skiff images import: %v\n%s", err, out)
+		}
+		out, err = exec.Command(bin, "images", "ls", "--data-dir", srv.DataDir).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), images.Name) {
+			t.Fatalf("skiff images ls: %v\n%s", err, out)
+		}
 
-	hostDir := filepath.Join(t.TempDir(), "host")
-	manifest := fmt.Sprintf(`apiVersion: apps/v1
+	})
+
+	It("runs a Deployment whose pods serve HTTP on their IPs, and reports exit codes", func() {
+		t := GinkgoTB()
+		manifest := fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
 spec:
@@ -225,202 +249,236 @@ spec:
   containers:
   - {name: main, image: "127.0.0.1:1/missing:v1"}
 `, images.Name, hostDir)
-	if out, err := srv.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
-		t.Fatalf("apply: %v\n%s", err, out)
-	}
-	k("rollout", "status", "deployment/web", "--timeout=60s")
-	ips := strings.Fields(k("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}"))
-	names := strings.Fields(k("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].metadata.name}"))
-	if len(ips) != 2 || len(names) != 2 {
-		t.Fatalf("pod IPs %v, names %v", ips, names)
-	}
-	for i, ip := range ips {
-		// env from a ConfigMap and the downward API, $(VAR) in the command.
+		if out, err := srv.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
+			t.Fatalf("apply: %v\n%s", err, out)
+		}
+		k("rollout", "status", "deployment/web", "--timeout=60s")
+		ips = strings.Fields(k("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}"))
+		names = strings.Fields(k("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].metadata.name}"))
+		if len(ips) != 2 || len(names) != 2 {
+			t.Fatalf("pod IPs %v, names %v", ips, names)
+		}
+		for i, ip := range ips {
+			// env from a ConfigMap and the downward API, $(VAR) in the command.
+			eventually(t, 20*time.Second, func() error {
+				resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/env.txt")
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				if want := "hello " + names[i] + "\n"; string(body) != want {
+					return fmt.Errorf("env.txt %q, want %q", body, want)
+				}
+				return nil
+			})
+			// The pod's own /etc/hosts and hostname.
+			for file, want := range map[string]string{"hosts": ip + "\t" + names[i] + "\n", "hostname": names[i] + "\n"} {
+				resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/" + file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !strings.Contains(string(body), want) {
+					t.Fatalf("%s of pod %s: %q lacks %q", file, names[i], body, want)
+				}
+			}
+			if !strings.HasPrefix(ip, "10.252.") {
+				t.Fatalf("pod IP %s not from the node's podCIDR", ip)
+			}
+			eventually(t, 20*time.Second, func() error {
+				resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/index.html")
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				if string(body) != "skiff test image\n" {
+					return fmt.Errorf("served %q", body)
+				}
+				return nil
+			})
+		}
+		eventually(t, 30*time.Second, func() error {
+			out, _ := srv.Kubectl("get", "pod", "fails", "-o", `jsonpath={.status.phase} {.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason}`)
+			if out != "Failed 3 Error" {
+				return fmt.Errorf("pod fails: %q", out)
+			}
+			return nil
+		})
+
+	})
+
+	It("adopts the running containers across a server restart", func() {
+		t := GinkgoTB()
+		// A restart of the server adopts the running containers: same IDs,
+		// no restarts, still serving.
+		before := k("get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount} {end}`)
+		srv.Restart(t)
+		eventually(t, 30*time.Second, func() error {
+			out, _ := srv.Kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+			if out != "True" {
+				return fmt.Errorf("node Ready=%q after restart", out)
+			}
+			return nil
+		})
+		after := k("get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount} {end}`)
+		if before != after || !strings.Contains(after, "/0") {
+			t.Fatalf("containers after restart: %q, before: %q", after, before)
+		}
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ips[0] + ":8080/index.html")
+		if err != nil {
+			t.Fatalf("pod not serving after the restart: %v", err)
+		}
+		resp.Body.Close()
+
+	})
+
+	It("mounts ConfigMap, Secret, downward API, tmpfs and hostPath volumes and follows ConfigMap changes", func() {
+		t := GinkgoTB()
+		// Volumes: ConfigMap, Secret, downward API and hostPath content seen
+		// inside the container, the Memory emptyDir a tmpfs.
+		k("wait", "--for=condition=Ready", "pod/vols", "--timeout=60s")
+		volsIP := k("get", "pod", "vols", "-o", "jsonpath={.status.podIP}")
 		eventually(t, 20*time.Second, func() error {
-			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/env.txt")
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + volsIP + ":8080/vols.txt")
 			if err != nil {
 				return err
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
-			if want := "hello " + names[i] + "\n"; string(body) != want {
-				return fmt.Errorf("env.txt %q, want %q", body, want)
+			if want := "hellos3crettier=\"front\"1\n"; string(body) != want {
+				return fmt.Errorf("vols.txt %q, want %q", body, want)
 			}
 			return nil
 		})
-		// The pod's own /etc/hosts and hostname.
-		for file, want := range map[string]string{"hosts": ip + "\t" + names[i] + "\n", "hostname": names[i] + "\n"} {
-			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/" + file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if !strings.Contains(string(body), want) {
-				t.Fatalf("%s of pod %s: %q lacks %q", file, names[i], body, want)
-			}
+		if b, err := os.ReadFile(filepath.Join(hostDir, "from-pod")); err != nil || string(b) != "hostfile\n" {
+			t.Fatalf("hostPath file: %q, %v", b, err)
 		}
-		if !strings.HasPrefix(ip, "10.252.") {
-			t.Fatalf("pod IP %s not from the node's podCIDR", ip)
-		}
+		// A changed ConfigMap reaches the running pod's volume.
+		k("patch", "configmap", "web-config", "-p", `{"data":{"greeting":"updated"}}`)
+		eventually(t, 40*time.Second, func() error {
+			if out, _ := srv.Kubectl("exec", "vols", "--", "cat", "/cfg/greeting"); out != "updated" {
+				return fmt.Errorf("/cfg/greeting in the pod: %q", out)
+			}
+			return nil
+		})
+
+	})
+
+	It("runs init containers in order and backs off crashing containers", func() {
+		t := GinkgoTB()
+		// Init containers run to completion, in order, before the main one.
+		k("wait", "--for=condition=Ready", "pod/init", "--timeout=60s")
+		initIP := k("get", "pod", "init", "-o", "jsonpath={.status.podIP}")
 		eventually(t, 20*time.Second, func() error {
-			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":8080/index.html")
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + initIP + ":8080/order")
 			if err != nil {
 				return err
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
-			if string(body) != "skiff test image\n" {
-				return fmt.Errorf("served %q", body)
+			if string(body) != "one\ntwo\n" {
+				return fmt.Errorf("order %q", body)
 			}
 			return nil
 		})
-	}
-	eventually(t, 30*time.Second, func() error {
-		out, _ := srv.Kubectl("get", "pod", "fails", "-o", `jsonpath={.status.phase} {.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.reason}`)
-		if out != "Failed 3 Error" {
-			return fmt.Errorf("pod fails: %q", out)
+		if out := k("get", "pod", "init", "-o", `jsonpath={.status.initContainerStatuses[*].state.terminated.reason}`); out != "Completed Completed" {
+			t.Fatalf("init containers: %q", out)
 		}
-		return nil
+		// A crashing container is restarted with back-off: CrashLoopBackOff,
+		// its last state the exit.
+		eventually(t, 40*time.Second, func() error {
+			out, _ := srv.Kubectl("get", "pod", "crashes", "-o", `jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].lastState.terminated.exitCode}`)
+			if f := strings.Fields(out); len(f) != 3 || f[0] == "0" || f[1] != "CrashLoopBackOff" || f[2] != "1" {
+				return fmt.Errorf("pod crashes: %q", out)
+			}
+			return nil
+		})
+
 	})
 
-	// A restart of the server adopts the running containers: same IDs,
-	// no restarts, still serving.
-	before := k("get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount} {end}`)
-	srv.Restart(t)
-	eventually(t, 30*time.Second, func() error {
-		out, _ := srv.Kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
-		if out != "True" {
-			return fmt.Errorf("node Ready=%q after restart", out)
+	It("serves logs, exec, cp, port-forward, attach and stats through the API server", func() {
+		t := GinkgoTB()
+		testKubectlStreams(t, srv)
+		// The node's summary of CPU and memory use, through nodes/proxy.
+		var summary statsv1alpha1.Summary
+		if err := json.Unmarshal([]byte(k("get", "--raw", "/api/v1/nodes/"+node+"/proxy/stats/summary")), &summary); err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	after := k("get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount} {end}`)
-	if before != after || !strings.Contains(after, "/0") {
-		t.Fatalf("containers after restart: %q, before: %q", after, before)
-	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ips[0] + ":8080/index.html")
-	if err != nil {
-		t.Fatalf("pod not serving after the restart: %v", err)
-	}
-	resp.Body.Close()
-
-	// Volumes: ConfigMap, Secret, downward API and hostPath content seen
-	// inside the container, the Memory emptyDir a tmpfs.
-	k("wait", "--for=condition=Ready", "pod/vols", "--timeout=60s")
-	volsIP := k("get", "pod", "vols", "-o", "jsonpath={.status.podIP}")
-	eventually(t, 20*time.Second, func() error {
-		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + volsIP + ":8080/vols.txt")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if want := "hellos3crettier=\"front\"1\n"; string(body) != want {
-			return fmt.Errorf("vols.txt %q, want %q", body, want)
-		}
-		return nil
-	})
-	if b, err := os.ReadFile(filepath.Join(hostDir, "from-pod")); err != nil || string(b) != "hostfile\n" {
-		t.Fatalf("hostPath file: %q, %v", b, err)
-	}
-	// A changed ConfigMap reaches the running pod's volume.
-	k("patch", "configmap", "web-config", "-p", `{"data":{"greeting":"updated"}}`)
-	eventually(t, 40*time.Second, func() error {
-		if out, _ := srv.Kubectl("exec", "vols", "--", "cat", "/cfg/greeting"); out != "updated" {
-			return fmt.Errorf("/cfg/greeting in the pod: %q", out)
-		}
-		return nil
-	})
-
-	// Init containers run to completion, in order, before the main one.
-	k("wait", "--for=condition=Ready", "pod/init", "--timeout=60s")
-	initIP := k("get", "pod", "init", "-o", "jsonpath={.status.podIP}")
-	eventually(t, 20*time.Second, func() error {
-		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + initIP + ":8080/order")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if string(body) != "one\ntwo\n" {
-			return fmt.Errorf("order %q", body)
-		}
-		return nil
-	})
-	if out := k("get", "pod", "init", "-o", `jsonpath={.status.initContainerStatuses[*].state.terminated.reason}`); out != "Completed Completed" {
-		t.Fatalf("init containers: %q", out)
-	}
-	// A crashing container is restarted with back-off: CrashLoopBackOff,
-	// its last state the exit.
-	eventually(t, 40*time.Second, func() error {
-		out, _ := srv.Kubectl("get", "pod", "crashes", "-o", `jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].lastState.terminated.exitCode}`)
-		if f := strings.Fields(out); len(f) != 3 || f[0] == "0" || f[1] != "CrashLoopBackOff" || f[2] != "1" {
-			return fmt.Errorf("pod crashes: %q", out)
-		}
-		return nil
-	})
-
-	testKubectlStreams(t, srv)
-	// The node's summary of CPU and memory use, through nodes/proxy.
-	var summary statsv1alpha1.Summary
-	if err := json.Unmarshal([]byte(k("get", "--raw", "/api/v1/nodes/"+node+"/proxy/stats/summary")), &summary); err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, p := range summary.Pods {
-		for _, c := range p.Containers {
-			if p.PodRef.Name == "talker" && c.Name == "main" && c.Memory != nil && c.Memory.WorkingSetBytes != nil && *c.Memory.WorkingSetBytes > 0 &&
-				c.CPU != nil && c.CPU.UsageCoreNanoSeconds != nil && *c.CPU.UsageCoreNanoSeconds > 0 {
-				found = true
+		found := false
+		for _, p := range summary.Pods {
+			for _, c := range p.Containers {
+				if p.PodRef.Name == "talker" && c.Name == "main" && c.Memory != nil && c.Memory.WorkingSetBytes != nil && *c.Memory.WorkingSetBytes > 0 &&
+					c.CPU != nil && c.CPU.UsageCoreNanoSeconds != nil && *c.CPU.UsageCoreNanoSeconds > 0 {
+					found = true
+				}
 			}
 		}
-	}
-	if summary.Node.NodeName != node || summary.Node.Memory == nil || !found {
-		t.Fatalf("stats summary of node %q: %+v", node, summary)
-	}
-	testProbesAndHooks(t, srv, hostDir)
-
-	// An image that cannot be pulled: ErrImagePull, then ImagePullBackOff,
-	// with the reason in the status and an event, as upstream.
-	eventually(t, 30*time.Second, func() error {
-		out, _ := srv.Kubectl("get", "pod", "nopull", "-o", `jsonpath={.status.phase} {.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}`)
-		if !strings.HasPrefix(out, "Pending ErrImagePull: ") && !strings.HasPrefix(out, "Pending ImagePullBackOff: ") || !strings.Contains(out, "127.0.0.1:1/missing:v1") {
-			return fmt.Errorf("pod nopull: %q", out)
+		if summary.Node.NodeName != node || summary.Node.Memory == nil || !found {
+			t.Fatalf("stats summary of node %q: %+v", node, summary)
 		}
-		return nil
-	})
-	eventually(t, 30*time.Second, func() error {
-		out, _ := srv.Kubectl("get", "events", "--field-selector", "involvedObject.name=nopull", "-o", `jsonpath={range .items[*]}{.source.component}/{.reason}: {.message}{"\n"}{end}`)
-		if !strings.Contains(out, `kubelet/Failed: Failed to pull image "127.0.0.1:1/missing:v1"`) {
-			return fmt.Errorf("events: %q", out)
-		}
-		return nil
 	})
 
-	joinedBridge := fmt.Sprintf("skj%d", id)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", joinedBridge).Run() })
-	testJoinedAgent(t, srv, node, joinedBridge)
+	It("runs probes and lifecycle hooks", func() {
+		t := GinkgoTB()
+		testProbesAndHooks(t, srv, hostDir)
 
-	k("delete", "deployment", "web", "--wait=true")
-	k("delete", "pod", "fails", "nopull", "vols", "init", "crashes", "talker", "att", "probed", "--wait=true")
-	eventually(t, 60*time.Second, func() error {
-		if out, _ := srv.Kubectl("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); strings.TrimSpace(out) != "" {
-			return fmt.Errorf("pods left: %s", out)
-		}
-		for _, dir := range []string{"pods", "netns", "volumes"} {
-			if entries, _ := os.ReadDir(filepath.Join(agentState, dir)); len(entries) != 0 {
-				return fmt.Errorf("%s left in %s", entries[0].Name(), dir)
+	})
+
+	It("reports images that cannot be pulled", func() {
+		t := GinkgoTB()
+		// An image that cannot be pulled: ErrImagePull, then ImagePullBackOff,
+		// with the reason in the status and an event, as upstream.
+		eventually(t, 30*time.Second, func() error {
+			out, _ := srv.Kubectl("get", "pod", "nopull", "-o", `jsonpath={.status.phase} {.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}`)
+			if !strings.HasPrefix(out, "Pending ErrImagePull: ") && !strings.HasPrefix(out, "Pending ImagePullBackOff: ") || !strings.Contains(out, "127.0.0.1:1/missing:v1") {
+				return fmt.Errorf("pod nopull: %q", out)
 			}
-		}
-		return nil
+			return nil
+		})
+		eventually(t, 30*time.Second, func() error {
+			out, _ := srv.Kubectl("get", "events", "--field-selector", "involvedObject.name=nopull", "-o", `jsonpath={range .items[*]}{.source.component}/{.reason}: {.message}{"\n"}{end}`)
+			if !strings.Contains(out, `kubelet/Failed: Failed to pull image "127.0.0.1:1/missing:v1"`) {
+				return fmt.Errorf("events: %q", out)
+			}
+			return nil
+		})
+
 	})
-}
+
+	It("joins a second node with skiff agent", func() {
+		t := GinkgoTB()
+		joinedBridge := fmt.Sprintf("skj%d", id)
+		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", joinedBridge).Run() })
+		testJoinedAgent(t, srv, node, joinedBridge)
+
+	})
+
+	It("leaves no container, namespace or volume behind once pods are deleted", func() {
+		t := GinkgoTB()
+		k("delete", "deployment", "web", "--wait=true")
+		k("delete", "pod", "fails", "nopull", "vols", "init", "crashes", "talker", "att", "probed", "--wait=true")
+		eventually(t, 60*time.Second, func() error {
+			if out, _ := srv.Kubectl("get", "pods", "-o", "jsonpath={.items[*].metadata.name}"); strings.TrimSpace(out) != "" {
+				return fmt.Errorf("pods left: %s", out)
+			}
+			for _, dir := range []string{"pods", "netns", "volumes"} {
+				if entries, _ := os.ReadDir(filepath.Join(agentState, dir)); len(entries) != 0 {
+					return fmt.Errorf("%s left in %s", entries[0].Name(), dir)
+				}
+			}
+			return nil
+		})
+	})
+
+})
 
 // testKubectlStreams checks what kubectl reaches through the API server
 // and the node agent: logs (with --previous, --tail, --timestamps, -f),
 // exec (exit codes, stdin), cp, port-forward and attach (run -i).
-func testKubectlStreams(t *testing.T, srv *testserver.Server) {
+func testKubectlStreams(t testing.TB, srv *testserver.Server) {
 	t.Helper()
 	k := mustKubectl(t, srv)
 	k("wait", "--for=condition=Ready", "pod/talker", "--timeout=60s")
@@ -561,7 +619,7 @@ func testKubectlStreams(t *testing.T, srv *testserver.Server) {
 
 // testProbesAndHooks checks startup, readiness and liveness probes and
 // the postStart and preStop hooks on real containers.
-func testProbesAndHooks(t *testing.T, srv *testserver.Server, hostDir string) {
+func testProbesAndHooks(t testing.TB, srv *testserver.Server, hostDir string) {
 	t.Helper()
 	k := mustKubectl(t, srv)
 	status := `jsonpath={.status.containerStatuses[0].started} {.status.containerStatuses[0].ready} {.status.conditions[?(@.type=="Ready")].status} {.status.containerStatuses[0].restartCount}`
@@ -613,7 +671,7 @@ func testProbesAndHooks(t *testing.T, srv *testserver.Server, hostDir string) {
 
 // mustKubectl returns a kubectl against srv that fails the test on an
 // error and returns the output.
-func mustKubectl(t *testing.T, srv *testserver.Server) func(args ...string) string {
+func mustKubectl(t testing.TB, srv *testserver.Server) func(args ...string) string {
 	return func(args ...string) string {
 		t.Helper()
 		out, err := srv.Kubectl(args...)
