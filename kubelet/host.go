@@ -679,7 +679,11 @@ func (h *Host) startContainer(ctx context.Context, n *node, pod *corev1.Pod, a s
 		ms, err = mounts(a.container, in.volumes)
 	}
 	if err == nil {
-		err = n.cfg.Runtime.StartContainer(ctx, pod, c, a.attempt, ms)
+		sctx := ctx
+		if !n.cfg.Simulated && len(pod.Spec.ImagePullSecrets) > 0 {
+			sctx = WithPullCredentials(ctx, h.pullCredentials(ctx, pod))
+		}
+		err = n.cfg.Runtime.StartContainer(sctx, pod, c, a.attempt, ms)
 	}
 	var se *StartError
 	switch {

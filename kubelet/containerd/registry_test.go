@@ -3,6 +3,7 @@ package containerd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,16 +15,21 @@ import (
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/skiffhq/skiff/kubelet"
 	testimages "github.com/skiffhq/skiff/test/images"
 )
 
 // startRegistry runs Debian's docker-registry on a free loopback port
-// until the test ends and returns its host:port.
-func startRegistry(t *testing.T) string {
+// until the test ends and returns its host:port; with a user, pushes and
+// pulls need that login (htpasswd).
+func startRegistry(t *testing.T, user, password string) string {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
@@ -37,7 +43,19 @@ func startRegistry(t *testing.T) string {
 	l.Close()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf("version: 0.1\nlog: {level: warn}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: %q}\n", filepath.Join(dir, "data"), addr)), 0o600); err != nil {
+	cfg := fmt.Sprintf("version: 0.1\nlog: {level: warn}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: %q}\n", filepath.Join(dir, "data"), addr)
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg += fmt.Sprintf("auth:\n  htpasswd: {realm: skiff, path: %s}\n", htpasswd)
+	}
+	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", config)
@@ -59,7 +77,7 @@ func startRegistry(t *testing.T) string {
 		if err == nil {
 			resp.Body.Close()
 		}
-		return err == nil && resp.StatusCode == http.StatusOK
+		return err == nil && (resp.StatusCode == http.StatusOK || user != "" && resp.StatusCode == http.StatusUnauthorized)
 	})
 	return addr
 }
@@ -68,7 +86,7 @@ func startRegistry(t *testing.T) string {
 // and has a pod pull it (imagePullPolicy Always) through containerd's
 // resolver, as from any registry.
 func TestPullFromRegistry(t *testing.T) {
-	registry := startRegistry(t)
+	registry := startRegistry(t, "", "")
 	s := startContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -124,4 +142,52 @@ type containerStateView struct {
 	exited   bool
 	code     int32
 	imageRef string
+}
+
+// TestPullWithImagePullSecret pulls from a registry that needs a login:
+// refused without credentials (ErrImagePull), pulled with those of the
+// pod's imagePullSecrets.
+func TestPullWithImagePullSecret(t *testing.T) {
+	registry := startRegistry(t, "skiff", "s3cret")
+	s := startContainerd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, cctx := importTestImage(ctx, t, s)
+	defer c.Close()
+	img, err := c.ImageService().Get(cctx, testimages.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := []kubelet.PullCredential{{Registry: registry, Username: "skiff", Password: "s3cret"}}
+	remote := registry + "/private/busybox:v1"
+	pushResolver := docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(
+		docker.WithPlainHTTP(docker.MatchLocalhost),
+		docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(func(string) (string, string, error) { return "skiff", "s3cret", nil }))))})
+	if err := c.Push(cctx, remote, img.Target, containerd.WithResolver(pushResolver)); err != nil {
+		t.Fatalf("pushing with the login: %v", err)
+	}
+	rtCtx, rtCancel := context.WithCancel(context.Background())
+	defer rtCancel()
+	rt, err := New(rtCtx, Config{Address: s.Address(), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "private", Namespace: "default", UID: types.UID("5d0b6a2e-3333-4d6e-9c1e-3f1b8e2a7d03")},
+		Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{
+			{Name: "main", Image: remote, ImagePullPolicy: corev1.PullAlways, Command: []string{"true"}}}},
+	}
+	defer func() { _ = rt.RemovePod(context.Background(), pod.UID) }()
+	if _, err := rt.StartSandbox(ctx, pod, ""); err != nil {
+		t.Fatal(err)
+	}
+	err = rt.StartContainer(ctx, pod, &pod.Spec.Containers[0], 0, nil)
+	var se *kubelet.StartError
+	if !errors.As(err, &se) || se.Reason != kubelet.ReasonErrImagePull {
+		t.Fatalf("pull without a login: %v, want ErrImagePull", err)
+	}
+	if err := rt.StartContainer(kubelet.WithPullCredentials(ctx, login), pod, &pod.Spec.Containers[0], 0, nil); err != nil {
+		t.Fatalf("pull with the pod's login: %v", err)
+	}
 }

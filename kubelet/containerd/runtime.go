@@ -19,6 +19,7 @@ import (
 	apievents "github.com/containerd/containerd/api/events"
 	containerd "github.com/containerd/containerd/v2/client"
 	containerdcio "github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/continuity"
@@ -573,8 +574,16 @@ func (r *Runtime) ensureImage(ctx context.Context, c *corev1.Container) (contain
 	}
 	pctx, cancel := context.WithTimeout(ctx, pullTimeout)
 	defer cancel()
+	// The pod's imagePullSecrets log in; localhost registries may be
+	// plain HTTP, as containerd's default resolver allows.
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(
+		docker.WithPlainHTTP(docker.MatchLocalhost),
+		docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(func(host string) (string, string, error) {
+			c, _ := kubelet.PullCredentialsFor(ctx, host)
+			return c.Username, c.Password, nil
+		}))))})
 	pulled, err := r.client.Pull(pctx, ref, containerd.WithPullUnpack, containerd.WithPullSnapshotter(Snapshotter),
-		containerd.WithPlatformMatcher(platforms.Default()))
+		containerd.WithPlatformMatcher(platforms.Default()), containerd.WithResolver(resolver))
 	if err != nil {
 		return nil, &kubelet.StartError{Reason: kubelet.ReasonErrImagePull, Message: fmt.Sprintf("failed to pull and unpack image %q: %v", ref, err)}
 	}
