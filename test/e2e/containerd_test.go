@@ -445,7 +445,70 @@ spec:
 			}
 			return nil
 		})
+	})
 
+	It("gives pods it cannot run a clear reason and an event, and keeps running the others", func() {
+		t := GinkgoTB()
+		manifest := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: badcmd}
+spec:
+  containers:
+  - {name: main, image: %[1]s, command: [/no/such/binary]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: badvol}
+spec:
+  containers:
+  - {name: main, image: %[1]s, command: [sleep, "3600"], volumeMounts: [{name: v, mountPath: /v}]}
+  volumes:
+  - {name: v, hostPath: {path: /no/such/file, type: File}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: badsec}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - {name: main, image: %[1]s, command: [sleep, "3600"]}
+`, images.Name)
+		if out, err := srv.KubectlStdin(manifest, "apply", "-f", "-"); err != nil {
+			t.Fatalf("apply: %v\n%s", err, out)
+		}
+		for pod, want := range map[string]string{
+			"badcmd": "RunContainerError",
+			"badvol": "ContainerCreating",
+			"badsec": "CreateContainerConfigError",
+		} {
+			eventually(t, 30*time.Second, func() error {
+				out, _ := srv.Kubectl("get", "pod", pod, "-o", `jsonpath={.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}`)
+				if !strings.HasPrefix(out, want+": ") {
+					return fmt.Errorf("pod %s: %q, want %s", pod, out, want)
+				}
+				return nil
+			})
+		}
+		for pod, want := range map[string]string{
+			"badcmd": "Failed: Error: RunContainerError",
+			"badvol": `FailedMount: MountVolume.SetUp failed for volume "v"`,
+			"badsec": "Failed: Error: CreateContainerConfigError",
+		} {
+			eventually(t, 30*time.Second, func() error {
+				out, _ := srv.Kubectl("get", "events", "--field-selector", "involvedObject.name="+pod, "-o", `jsonpath={range .items[*]}{.reason}: {.message}{"\n"}{end}`)
+				if !strings.Contains(out, want) {
+					return fmt.Errorf("events of %s: %q, want %q", pod, out, want)
+				}
+				return nil
+			})
+		}
+		// The node goes on serving the pods it can run.
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ips[0] + ":8080/index.html")
+		if err != nil {
+			t.Fatalf("a running pod stopped serving: %v", err)
+		}
+		resp.Body.Close()
+		k("delete", "pod", "badcmd", "badvol", "badsec", "--wait=true")
 	})
 
 	It("joins a second node with skiff agent", func() {
@@ -453,7 +516,6 @@ spec:
 		joinedBridge := fmt.Sprintf("skj%d", id)
 		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", joinedBridge).Run() })
 		testJoinedAgent(t, srv, node, joinedBridge)
-
 	})
 
 	It("leaves no container, namespace or volume behind once pods are deleted", func() {
