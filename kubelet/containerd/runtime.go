@@ -508,8 +508,12 @@ func (r *Runtime) removeOldAttempts(ctx context.Context, uid types.UID, name str
 			return err
 		}
 		paths := ioPaths{dir: filepath.Join(r.podDir(uid), name), attempt: int32(a)}
+		files, _ := filepath.Glob(paths.path(".log.*")) // rotated logs
 		for _, suffix := range []string{".log", ".stdin", ".stdout", ".stderr"} {
-			if err := os.Remove(paths.path(suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			files = append(files, paths.path(suffix))
+		}
+		for _, f := range files {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
 		}

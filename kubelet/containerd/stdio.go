@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -60,7 +59,7 @@ func (p ioPaths) fifos(stdin, tty bool) *cio.FIFOSet {
 // openIO opens (creating when new) an instance's FIFOs and starts copying
 // its output into its log.
 func openIO(ctx context.Context, fifos *cio.FIFOSet, logPath string, stdinOnce bool) (*containerIO, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := logs.OpenRotatingFile(logPath, logs.DefaultMaxSize, logs.DefaultMaxFiles)
 	if err != nil {
 		return nil, err
 	}

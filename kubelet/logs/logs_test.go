@@ -3,6 +3,7 @@ package logs
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,4 +161,57 @@ func TestFollowEndsWhenWriterStops(t *testing.T) {
 	if b.String() != "first\nsecond\nlast\n" {
 		t.Fatalf("followed %q", b.String())
 	}
+}
+
+func TestRotation(t *testing.T) {
+	defer func(d time.Duration) { PollInterval = d }(PollInterval)
+	PollInterval = 5 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "0.log")
+	rf, err := OpenRotatingFile(path, 200, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC))
+	rf.now = clk.Now
+	w := NewWriter(rf, clk).Stream(Stdout)
+
+	// Follow from the start: it goes on into the files that follow.
+	var followed testserver.SyncBuffer
+	var running atomic.Bool
+	running.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		done <- Read(context.Background(), path, Options{Tail: -1, Follow: true, Running: running.Load}, &followed)
+	}()
+	var want strings.Builder
+	for i := range 20 {
+		line := fmt.Sprintf("line %02d", i)
+		want.WriteString(line + "\n")
+		if _, err := w.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		clk.Step(time.Second)
+		// Let the follower catch up with each file before it rotates away.
+		waitFor(t, func() bool { return strings.HasSuffix(followed.String(), line+"\n") })
+	}
+	running.Store(false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if followed.String() != want.String() {
+		t.Fatalf("followed across rotations:\n%s\nwant:\n%s", followed.String(), want.String())
+	}
+	rotatedFiles, _ := filepath.Glob(path + ".*")
+	if len(rotatedFiles) != 2 {
+		t.Fatalf("rotated files %v, want the newest 2 (3 files in all)", rotatedFiles)
+	}
+	info, _ := os.Stat(path)
+	if info.Size() > 200 {
+		t.Fatalf("current file %d bytes, over the 200 allowed", info.Size())
+	}
+	// The current file holds the latest lines, as kubectl logs shows.
+	if got := read(t, path, Options{Tail: 1}); got != "line 19\n" {
+		t.Fatalf("tail of the current file %q", got)
+	}
+	rf.Close()
 }

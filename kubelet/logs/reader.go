@@ -43,7 +43,7 @@ func Read(ctx context.Context, path string, opts Options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
 	if opts.Tail >= 0 {
 		start, err := tailOffset(f, opts.Tail)
 		if err != nil {
@@ -87,7 +87,28 @@ func Read(ctx context.Context, path string, opts Options, w io.Writer) error {
 			return nil
 		case <-time.After(PollInterval):
 		}
+		// The file was rotated while followed: what the old one held was
+		// served; go on with the new one from its start.
+		if rotated(f, path) {
+			nf, err := os.Open(path)
+			if err != nil {
+				continue
+			}
+			f.Close()
+			f = nf
+			r.Reset(f)
+		}
 	}
+}
+
+// rotated says whether path is no longer the open file f.
+func rotated(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && !os.SameFile(a, b)
 }
 
 // serve writes one record (with its newline) as output.
