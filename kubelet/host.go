@@ -683,6 +683,9 @@ func (h *Host) startContainer(ctx context.Context, n *node, pod *corev1.Pod, a s
 		if !n.cfg.Simulated && len(pod.Spec.ImagePullSecrets) > 0 {
 			sctx = WithPullCredentials(ctx, h.pullCredentials(ctx, pod))
 		}
+		if a.target != "" {
+			sctx = WithProcessTarget(sctx, a.target)
+		}
 		err = n.cfg.Runtime.StartContainer(sctx, pod, c, a.attempt, ms)
 	}
 	var se *StartError

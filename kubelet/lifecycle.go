@@ -54,6 +54,9 @@ type plan struct {
 type startAction struct {
 	container *corev1.Container
 	attempt   int32
+	// target is the container whose process namespace an ephemeral
+	// container joins (targetContainerName).
+	target string
 }
 
 func isSidecar(c *corev1.Container) bool {
@@ -123,7 +126,20 @@ func planPod(pod *corev1.Pod, states map[string]ContainerState, now time.Time) p
 			restart(c, st)
 		}
 	}
+	// Ephemeral containers (kubectl debug) run once, never restarted.
+	for i := range pod.Spec.EphemeralContainers {
+		ec := &pod.Spec.EphemeralContainers[i]
+		if _, started := states[ec.Name]; !started {
+			p.start = append(p.start, startAction{container: ephemeralContainer(ec), target: ec.TargetContainerName})
+		}
+	}
 	return p
+}
+
+// ephemeralContainer is an ephemeral container as the runtime runs it.
+func ephemeralContainer(ec *corev1.EphemeralContainer) *corev1.Container {
+	c := corev1.Container(ec.EphemeralContainerCommon)
+	return &c
 }
 
 // initDone says whether every init container finished (or, for a
@@ -278,6 +294,14 @@ func podStatus(pod *corev1.Pod, in statusInput) corev1.PodStatus {
 		}
 	}
 
+	for i := range pod.Spec.EphemeralContainers {
+		cs := containerStatus(pod, ephemeralContainer(&pod.Spec.EphemeralContainers[i]), in, initialized)
+		cs.Ready, cs.Started = false, nil // as upstream: not part of readiness
+		if st, ok := in.states[cs.Name]; ok && !st.Exited {
+			cs.Started = new(true)
+		}
+		s.EphemeralContainerStatuses = append(s.EphemeralContainerStatuses, cs)
+	}
 	conds := map[corev1.PodConditionType]corev1.PodCondition{}
 	set := func(t corev1.PodConditionType, ok bool, reason, msg string) {
 		st := corev1.ConditionFalse
@@ -435,7 +459,7 @@ func containerStatus(pod *corev1.Pod, c *corev1.Container, in statusInput, initi
 }
 
 func previousStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses, pod.Status.EphemeralContainerStatuses} {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i]

@@ -131,3 +131,18 @@ type UsageProvider interface {
 	// container name.
 	Usage(ctx context.Context, pod *corev1.Pod) (map[string]Usage, error)
 }
+
+type processTargetKey struct{}
+
+// WithProcessTarget asks StartContainer to put the container into the
+// process namespace of another container of the pod (an ephemeral
+// container's targetContainerName).
+func WithProcessTarget(ctx context.Context, container string) context.Context {
+	return context.WithValue(ctx, processTargetKey{}, container)
+}
+
+// ProcessTarget is the container named by WithProcessTarget, if any.
+func ProcessTarget(ctx context.Context) string {
+	s, _ := ctx.Value(processTargetKey{}).(string)
+	return s
+}

@@ -414,6 +414,13 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 		opts = append(opts, oci.WithHostname(podHostname(pod)), oci.WithMounts(mounts),
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: r.netnsPath(pod.UID)}))
 	}
+	if target := kubelet.ProcessTarget(ctx); target != "" {
+		_, task, err := r.runningInstance(ctx, pod, target)
+		if err != nil {
+			return &kubelet.StartError{Reason: kubelet.ReasonCreateError, Message: fmt.Sprintf("target container %q is not running", target)}
+		}
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: fmt.Sprintf("/proc/%d/ns/pid", task.Pid())}))
+	}
 	opts = append(opts, resourceOpts(c)...)
 	if len(mounts) > 0 {
 		var specMounts []specs.Mount

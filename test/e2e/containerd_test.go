@@ -677,6 +677,18 @@ func testKubectlStreams(t testing.TB, srv *testserver.Server) {
 		}
 		return nil
 	})
+	// kubectl debug: an ephemeral container in the target's processes.
+	k("debug", "talker", "--image="+images.Name, "--image-pull-policy=Never", "--target=main", "--container=dbg", "--profile=general", "--", "ps")
+	eventually(t, 30*time.Second, func() error {
+		out, _ := srv.Kubectl("logs", "talker", "-c", "dbg")
+		if !strings.Contains(out, "httpd -f -p 8080") {
+			return fmt.Errorf("ps in the debug container: %q", out)
+		}
+		if st, _ := srv.Kubectl("get", "pod", "talker", "-o", `jsonpath={.status.ephemeralContainerStatuses[0].name}={.status.ephemeralContainerStatuses[0].state.terminated.reason}`); st != "dbg=Completed" {
+			return fmt.Errorf("ephemeral container status %q", st)
+		}
+		return nil
+	})
 }
 
 // testProbesAndHooks checks startup, readiness and liveness probes and
