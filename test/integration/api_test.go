@@ -266,12 +266,22 @@ func TestAPI(t *testing.T) {
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "a"}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "a", "x": "y"}}, Spec: podSpec("nginx")},
 		}}
-		got, err := c.AppsV1().Deployments(n).Create(ctx, d, metav1.CreateOptions{})
-		if err != nil {
+		if _, err := c.AppsV1().Deployments(n).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		got.Spec.Selector.MatchLabels["x"] = "y"
-		_, err = c.AppsV1().Deployments(n).Update(ctx, got, metav1.UpdateOptions{})
+		// The deployment controller writes the object too (its revision
+		// annotation): update the latest version.
+		var err error
+		for range 10 {
+			got, gerr := c.AppsV1().Deployments(n).Get(ctx, "d", metav1.GetOptions{})
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			got.Spec.Selector.MatchLabels["x"] = "y"
+			if _, err = c.AppsV1().Deployments(n).Update(ctx, got, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+				break
+			}
+		}
 		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.selector: Invalid value") || !strings.Contains(err.Error(), "field is immutable") {
 			t.Errorf("changing the selector: %v", err)
 		}
