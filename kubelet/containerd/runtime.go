@@ -236,6 +236,9 @@ func (r *Runtime) podOf(ctx context.Context, id string) (types.UID, bool) {
 	return types.UID(labels[labelPodUID]), true
 }
 
+// SeccompDir holds the Localhost seccomp profiles pods may name.
+func (r *Runtime) SeccompDir() string { return filepath.Join(r.cfg.StateDir, "seccomp") }
+
 func (r *Runtime) podDir(uid types.UID) string {
 	return filepath.Join(r.cfg.StateDir, "pods", string(uid))
 }
@@ -433,7 +436,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 		}
 		opts = append(opts, oci.WithMounts(specMounts))
 	}
-	sec, err := securityOpts(pod, c)
+	sec, err := securityOpts(pod, c, r.SeccompDir())
 	if err != nil {
 		return err
 	}

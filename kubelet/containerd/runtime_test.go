@@ -76,6 +76,8 @@ func TestRuntimeRunsAPod(t *testing.T) {
 			{Name: "user", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", "id -u; id -g; touch /x 2>/dev/null || echo read-only"},
 				SecurityContext: &corev1.SecurityContext{RunAsUser: new(int64(1000)), RunAsGroup: new(int64(2000)), ReadOnlyRootFilesystem: new(true)}},
 			{Name: "echoer", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"cat"}, Stdin: true},
+			{Name: "confined", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"sh", "-c", "grep Seccomp: /proc/self/status"},
+				SecurityContext: &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}},
 		}},
 	}
 	removed := false
@@ -165,6 +167,21 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	}
 	if _, _, err := rt.LogFile(ctx, pod, "containerd://"+containerID("another-pod", "user", 0)); err == nil {
 		t.Fatal("the log of a container that does not exist")
+	}
+	// RuntimeDefault is containerd's seccomp filter (mode 2); a Localhost
+	// profile that is not there fails the start.
+	eventually(t, "the confined container to finish", func() bool {
+		states, err := rt.Containers(ctx, pod)
+		return err == nil && states["confined"].Exited
+	})
+	if logged := readLog(t, rt, pod, "confined"); logged != "Seccomp:\t2\n" {
+		t.Fatalf("seccomp of a RuntimeDefault container: %q", logged)
+	}
+	missing := &corev1.Container{Name: "nofilter", Image: images.Name, ImagePullPolicy: corev1.PullNever, Command: []string{"true"},
+		SecurityContext: &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: new("absent.json")}}}
+	var se *kubelet.StartError
+	if err := rt.StartContainer(ctx, pod, missing, 0, nil); !errors.As(err, &se) || se.Reason != kubelet.ReasonCreateError || !strings.Contains(se.Message, "absent.json") {
+		t.Fatalf("a missing Localhost seccomp profile: %v", err)
 	}
 	testStreams(ctx, t, rt, pod)
 	// A restarted agent goes on copying the containers' output: attach

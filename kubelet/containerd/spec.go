@@ -2,9 +2,12 @@ package containerd
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	corev1 "k8s.io/api/core/v1"
 
@@ -33,8 +36,10 @@ func resourceOpts(c *corev1.Container) []oci.SpecOpts {
 
 // securityOpts applies the container's security context over the pod's:
 // user and group, privileged, capabilities, a read-only root filesystem,
-// no new privileges.
-func securityOpts(pod *corev1.Pod, c *corev1.Container) ([]oci.SpecOpts, error) {
+// no new privileges, the seccomp profile (RuntimeDefault is containerd's
+// default profile; Localhost ones are read from seccompDir, as the
+// kubelet's <root>/seccomp).
+func securityOpts(pod *corev1.Pod, c *corev1.Container, seccompDir string) ([]oci.SpecOpts, error) {
 	var opts []oci.SpecOpts
 	psc := pod.Spec.SecurityContext
 	if psc == nil {
@@ -94,6 +99,23 @@ func securityOpts(pod *corev1.Pod, c *corev1.Container) ([]oci.SpecOpts, error) 
 	}
 	if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
 		opts = append(opts, oci.WithNoNewPrivileges)
+	}
+	profile := sc.SeccompProfile
+	if profile == nil {
+		profile = psc.SeccompProfile
+	}
+	privileged := sc.Privileged != nil && *sc.Privileged
+	switch {
+	case profile == nil || privileged || profile.Type == corev1.SeccompProfileTypeUnconfined:
+		// Unconfined, as upstream's kubelet without seccompDefault.
+	case profile.Type == corev1.SeccompProfileTypeRuntimeDefault:
+		opts = append(opts, seccomp.WithDefaultProfile())
+	case profile.Type == corev1.SeccompProfileTypeLocalhost && profile.LocalhostProfile != nil:
+		path := filepath.Join(seccompDir, filepath.Clean("/"+*profile.LocalhostProfile))
+		if _, err := os.Stat(path); err != nil {
+			return nil, &kubelet.StartError{Reason: kubelet.ReasonCreateError, Message: fmt.Sprintf("failed to generate seccomp spec opts: cannot load seccomp profile %q: %v", path, err)}
+		}
+		opts = append(opts, seccomp.WithProfile(path))
 	}
 	return opts, nil
 }
