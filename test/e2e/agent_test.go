@@ -120,6 +120,15 @@ spec:
 	if out := k("exec", pod, "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/namespace"); out != "default" {
 		t.Fatalf("exec on the joined node: %q", out)
 	}
+	// Pods of the two nodes (two bridges) reach each other.
+	other := strings.TrimSpace(k("get", "pods", "-l", "app=everywhere", "--field-selector", "spec.nodeName!="+node, "-o", "jsonpath={.items[0].status.podIP}"))
+	mine := strings.TrimSpace(k("get", "pod", pod, "-o", "jsonpath={.status.podIP}"))
+	otherPod := strings.TrimSpace(k("get", "pods", "-l", "app=everywhere", "--field-selector", "spec.nodeName!="+node, "-o", "jsonpath={.items[0].metadata.name}"))
+	for from, to := range map[string]string{pod: other, otherPod: mine} {
+		if out := k("exec", from, "--", "wget", "-qO-", "http://"+to+":8080/index.html"); out != "skiff test image\n" {
+			t.Fatalf("from %s to %s: %q", from, to, out)
+		}
+	}
 
 	// The agent's credentials: its own node only.
 	agentKubectl := func(args ...string) (string, error) {
