@@ -112,6 +112,9 @@ func (a *AgentOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if !n.Simulated {
+		g.Go(func() error { return syncPodRoutes(ctx, client, n.Name) })
+	}
 	pair, err := tls.LoadX509KeyPair(pki.servingCert(), pki.servingKey())
 	if err != nil {
 		return err

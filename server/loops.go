@@ -81,6 +81,13 @@ func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, dataDir
 			if serve != nil {
 				g.Go(func() error { return serve(ctx, fmt.Sprintf(":%d", n.KubeletPort)) })
 			}
+			if !n.Simulated {
+				client, err := kubernetes.NewForConfig(cfg)
+				if err != nil {
+					return err
+				}
+				g.Go(func() error { return syncPodRoutes(ctx, client, n.Name) })
+			}
 		}
 		g.Go(func() error {
 			if err := host.Run(ctx); err != nil {

@@ -18,8 +18,8 @@ import (
 
 	apievents "github.com/containerd/containerd/api/events"
 	containerd "github.com/containerd/containerd/v2/client"
-	containerdcio "github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	containerdcio "github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/continuity"
