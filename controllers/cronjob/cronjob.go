@@ -36,14 +36,16 @@ const resyncEvery = 10 * time.Second
 const tooManyMissed = 100
 
 type reconciler struct {
-	client   client.Client
+	client client.Client
+	// live reads past the cache, before acting on a schedule.
+	live     client.Reader
 	clock    clock.WithTicker
 	recorder events.EventRecorder
 }
 
 // Setup registers the controller with the manager.
 func Setup(mgr ctrl.Manager, clk clock.WithTicker) error {
-	r := &reconciler{client: mgr.GetClient(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("cronjob-controller"), clk)}
+	r := &reconciler{client: mgr.GetClient(), live: mgr.GetAPIReader(), clock: clk, recorder: eventfilter.New(mgr.GetEventRecorder("cronjob-controller"), clk)}
 	ticks := make(chan event.GenericEvent)
 	if err := mgr.Add(&ticker{r: r, out: ticks}); err != nil {
 		return err
@@ -213,6 +215,18 @@ func (r *reconciler) schedule(ctx context.Context, cj *batchv1.CronJob, st *batc
 	for _, j := range jobs {
 		if j.Name == name {
 			st.LastScheduleTime = &metav1.Time{Time: due}
+			return next, nil
+		}
+	}
+	// The cache may not hold this controller's own last status write yet:
+	// a time already processed must not start (or, under Replace, delete)
+	// anything again. Checked on the stored object, once per due time.
+	if r.live != nil {
+		stored := &batchv1.CronJob{}
+		if err := r.live.Get(ctx, client.ObjectKeyFromObject(cj), stored); err != nil {
+			return 0, client.IgnoreNotFound(err)
+		}
+		if last := stored.Status.LastScheduleTime; last != nil && !last.Time.Before(due) {
 			return next, nil
 		}
 	}

@@ -196,17 +196,25 @@ func (r *Runtime) watchEvents(ctx context.Context) {
 				if err != nil {
 					continue
 				}
-				if oom, ok := v.(*apievents.TaskOOM); ok {
+				// An exit, or an OOM kill (its event may come after the
+				// exit's), changes the container's status.
+				var id string
+				switch ev := v.(type) {
+				case *apievents.TaskOOM:
 					r.mu.Lock()
-					r.oomed[oom.ContainerID] = true
+					r.oomed[ev.ContainerID] = true
 					r.mu.Unlock()
+					id = ev.ContainerID
+				case *apievents.TaskExit:
+					id = ev.ContainerID
 				}
-				if exit, ok := v.(*apievents.TaskExit); ok {
-					if uid, ok := r.podOf(ctx, exit.ContainerID); ok {
-						select {
-						case r.events <- uid:
-						default: // the host resyncs pods on its own too
-						}
+				if id == "" {
+					continue
+				}
+				if uid, ok := r.podOf(ctx, id); ok {
+					select {
+					case r.events <- uid:
+					default: // the host resyncs pods on its own too
 					}
 				}
 			}

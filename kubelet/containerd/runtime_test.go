@@ -150,9 +150,10 @@ func TestRuntimeRunsAPod(t *testing.T) {
 	}
 	// The memory limit holds: the kernel kills the container, reported as
 	// upstream reports it.
+	// (containerd's OOM event may come just after the exit's)
 	eventually(t, "the hog to be OOM-killed", func() bool {
 		states, err := rt.Containers(ctx, pod)
-		return err == nil && states["hog"].Exited
+		return err == nil && states["hog"].Exited && states["hog"].Reason == "OOMKilled"
 	})
 	states, _ = rt.Containers(ctx, pod)
 	if st := states["hog"]; st.ExitCode != 137 || st.Reason != "OOMKilled" {
