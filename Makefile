@@ -30,7 +30,7 @@ run: build ## Build and start a cluster with its data in ./.skiff, this machine 
 	@if [ -x /bin/busybox ]; then $(GO) run ./test/images/build -o bin/test-image.tar && mkdir -p $(DATA_DIR)/images && cp bin/test-image.tar $(DATA_DIR)/images/; fi
 	bin/skiff server --data-dir $(DATA_DIR) --sim-nodes $(SIM_NODES) $(ARGS)
 
-deps: ## Install the missing runtime packages (containerd, runc, CNI plugins, nftables, busybox-static; needs root)
+deps: ## Install the missing runtime packages (containerd, runc, CNI plugins, nftables, busybox-static, docker-registry; needs root)
 	hack/install-deps.sh
 
 test-image: ## Build the local test image (OCI tarball from busybox-static) into bin/test-image.tar
