@@ -760,11 +760,13 @@ func (r *Runtime) RemovePod(ctx context.Context, uid types.UID) error {
 			errs = append(errs, err)
 		}
 	}
+	// The network goes even if a container would not: a pod's IP and
+	// namespace must not outlive it. Its files go once nothing is left.
+	if err := r.StopSandbox(ctx, uid); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
-	}
-	if err := r.StopSandbox(ctx, uid); err != nil {
-		return err
 	}
 	return os.RemoveAll(r.podDir(uid))
 }
