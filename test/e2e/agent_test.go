@@ -40,6 +40,7 @@ func testJoinedAgent(t testing.TB, srv *testserver.Server, serverNode, bridge st
 	}
 	node := fmt.Sprintf("joined-%d", os.Getpid()%100000)
 	agentDir := filepath.Join(dir, "agent")
+	testserver.ReapContainers(t, agentDir)
 	if err := os.MkdirAll(filepath.Join(agentDir, "images"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,9 @@ var _ = Describe("a node on containerd", Ordered, func() {
 		bridge = fmt.Sprintf("ske%d", id)
 		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
 		node = fmt.Sprintf("e2e-%d", id)
-		srv = testserver.Start(t, "--runtime", "containerd", "--node-name", node, "--pod-bridge", bridge, "--cluster-cidr", "10.252.0.0/16")
+		dataDir := t.TempDir()
+		testserver.ReapContainers(t, dataDir)
+		srv = testserver.StartIn(t, dataDir, "--runtime", "containerd", "--node-name", node, "--pod-bridge", bridge, "--cluster-cidr", "10.252.0.0/16")
 		kubectl := mustKubectl(t, srv)
 		k = func(args ...string) string {
 			t.Helper()

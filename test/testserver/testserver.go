@@ -102,7 +102,13 @@ type Server struct {
 // bridge and node name.
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
-	s := &Server{DataDir: t.TempDir()}
+	return StartIn(t, t.TempDir(), extraArgs...)
+}
+
+// StartIn is Start with the data dir given.
+func StartIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
+	t.Helper()
+	s := &Server{DataDir: dataDir}
 	s.Args = extraArgs
 	if !slices.ContainsFunc(extraArgs, func(a string) bool {
 		return strings.HasPrefix(a, "--runtime") || strings.HasPrefix(a, "--disable-agent")
