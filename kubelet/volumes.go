@@ -547,3 +547,21 @@ func (v *volumes) cleanup(uid string) error {
 	}
 	return os.RemoveAll(dir)
 }
+
+// CleanupVolumes removes the volumes of every pod under dir (unmounting
+// tmpfs ones), for `skiff agent --cleanup`.
+func CleanupVolumes(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() {
+			errs = append(errs, (&volumes{dir: dir}).cleanup(e.Name()))
+		}
+	}
+	return errors.Join(errs...)
+}

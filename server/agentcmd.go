@@ -19,6 +19,8 @@ import (
 
 	"github.com/skiffhq/skiff/apiserver/certs"
 	"github.com/skiffhq/skiff/kubelet"
+	"github.com/skiffhq/skiff/kubelet/containerd"
+	"github.com/skiffhq/skiff/kubelet/network"
 	"github.com/skiffhq/skiff/server/pageout"
 )
 
@@ -31,6 +33,48 @@ type AgentOptions struct {
 	// Node are the node's settings (data dir, name, runtime, endpoint,
 	// bridge, agent port), as for the server's own node.
 	Node *Options
+}
+
+// Cleanup removes what the node ran from this machine, with its agent
+// stopped: every pod's containers, network namespaces, IPs, iptables
+// rules, logs and volumes, the pod bridge and the routes to other nodes'
+// pods. The node's data dir (certificates, containerd's images) stays.
+func (a *AgentOptions) Cleanup(ctx context.Context) error {
+	o := a.Node
+	if o.Runtime != RuntimeContainerd {
+		return nil // a simulated node leaves nothing on the machine
+	}
+	if err := o.preflight(); err != nil {
+		return err
+	}
+	dataDir, lock, err := openDataDir(ctx, o.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	n, run, err := o.localNode(ctx, dataDir)
+	if err != nil {
+		return err
+	}
+	var runErr chan error
+	if run != nil {
+		runErr = make(chan error, 1)
+		go func() { runErr <- run(ctx) }()
+	}
+	var errs []error
+	if rt, ok := n.Runtime.(*containerd.Runtime); ok {
+		errs = append(errs, rt.RemoveAll(ctx))
+		errs = append(errs, rt.Close())
+	}
+	errs = append(errs, kubelet.CleanupVolumes(filepath.Join(dataDir, "agent", "volumes")))
+	errs = append(errs, network.SyncRoutes(ctx, nil))
+	cancel()
+	if runErr != nil {
+		<-runErr
+	}
+	return errors.Join(errs...)
 }
 
 // NewAgentOptions returns the defaults of `skiff agent`.

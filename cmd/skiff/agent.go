@@ -14,6 +14,7 @@ func newAgentCommand() *cobra.Command {
 	a := server.NewAgentOptions()
 	o := a.Node
 	var tokenFile string
+	var cleanup bool
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Join this machine as a node of a running skiff server",
@@ -22,9 +23,16 @@ func newAgentCommand() *cobra.Command {
 The agent fetches the cluster CA from --server and checks it against the join
 token (the server's DATA_DIR/token) before sending the token; it then gets
 client and serving certificates for keys it keeps in --data-dir, and runs the
-node: it authenticates as system:node:NAME in group system:nodes.`,
+node: it authenticates as system:node:NAME in group system:nodes.
+
+With --cleanup (the agent stopped), it removes what the node runs from the
+machine and exits; it works for the server's own node too (--data-dir of the
+server).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cleanup {
+				return a.Cleanup(genericapiserver.SetupSignalContext())
+			}
 			if tokenFile != "" {
 				b, err := os.ReadFile(tokenFile)
 				if err != nil {
@@ -39,6 +47,7 @@ node: it authenticates as system:node:NAME in group system:nodes.`,
 	fs.StringVar(&a.Server, "server", "", "URL of the skiff server's API, e.g. https://10.0.0.1:6443")
 	fs.StringVar(&a.Token, "token", "", "join token (the server's DATA_DIR/token)")
 	fs.StringVar(&tokenFile, "token-file", "", "file holding the join token")
+	fs.BoolVar(&cleanup, "cleanup", false, "with the agent stopped: remove its pods' containers, network namespaces, iptables rules, logs and volumes, the pod bridge and its routes, then exit")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory for the agent's state: certificates, containerd, pod logs and volumes")
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the node (default: the hostname)")
 	fs.StringVar(&o.Runtime, "runtime", o.Runtime, "how the node runs pods: containerd (real containers; needs root) or sim (simulated)")

@@ -794,3 +794,45 @@ func (r *Runtime) StopSandbox(ctx context.Context, uid types.UID) error {
 	}
 	return network.RemoveNetNS(nsPath)
 }
+
+// RemoveAll removes every pod this runtime ran (containers, network,
+// files) and the pod bridge: what `skiff agent --cleanup` does to a node
+// whose agent is stopped.
+func (r *Runtime) RemoveAll(ctx context.Context) error {
+	cctx := r.ns(ctx)
+	list, err := r.client.Containers(cctx, fmt.Sprintf(`labels."%s"`, labelPodUID))
+	if err != nil {
+		return fmt.Errorf("listing containers: %w", err)
+	}
+	uids := map[types.UID]bool{}
+	for _, c := range list {
+		if labels, err := c.Labels(cctx); err == nil {
+			uids[types.UID(labels[labelPodUID])] = true
+		}
+	}
+	// Pods whose containers are gone may still hold a network namespace.
+	if entries, err := os.ReadDir(filepath.Join(r.cfg.StateDir, "pods")); err == nil {
+		for _, e := range entries {
+			uids[types.UID(e.Name())] = true
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(r.cfg.StateDir, "netns")); err == nil {
+		for _, e := range entries {
+			uids[types.UID(e.Name())] = true
+		}
+	}
+	var errs []error
+	for uid := range uids {
+		if err := r.RemovePod(ctx, uid); err != nil {
+			errs = append(errs, fmt.Errorf("pod %s: %w", uid, err))
+		}
+	}
+	bridge := r.cfg.Bridge
+	if bridge == "" {
+		bridge = network.DefaultBridge
+	}
+	if err := network.RemoveBridge(bridge); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -102,3 +102,11 @@ func DialInNetNS(ctx context.Context, path, network, addr string) (net.Conn, err
 	res := <-ch
 	return res.conn, res.err
 }
+
+// RemoveBridge deletes the pods' bridge; a missing one is not an error.
+func RemoveBridge(name string) error {
+	if _, err := net.InterfaceByName(name); err != nil {
+		return nil
+	}
+	return ip(context.Background(), "link", "del", name)
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,12 +156,21 @@ spec:
 		t.Errorf("the agent may label its own node: %v", err)
 	}
 
-	k("delete", "daemonset", "everywhere", "--wait=true", "--timeout=60s")
-	eventually(t, 60*time.Second, func() error {
-		if entries, _ := os.ReadDir(filepath.Join(agentDir, "agent", "pods")); len(entries) != 0 {
-			return fmt.Errorf("pods left on the joined node: %v", entries)
-		}
-		return nil
-	})
+	// The agent stops with its pod running; --cleanup then removes what
+	// the node ran from the machine.
 	stop()
+	if out, err := exec.Command(bin, "agent", "--cleanup", "--data-dir", agentDir, "--pod-bridge", bridge).CombinedOutput(); err != nil {
+		t.Fatalf("skiff agent --cleanup: %v\n%s", err, out)
+	}
+	for _, sub := range []string{"pods", "netns", "volumes"} {
+		if entries, _ := os.ReadDir(filepath.Join(agentDir, "agent", sub)); len(entries) != 0 {
+			t.Fatalf("left in %s after --cleanup: %v", sub, entries)
+		}
+	}
+	if _, err := net.InterfaceByName(bridge); err == nil {
+		t.Fatalf("bridge %s left after --cleanup", bridge)
+	}
+	k("delete", "daemonset", "everywhere", "--wait=false")
+	k("delete", "pod", pod, "--grace-period=0", "--force")
+	k("delete", "node", node)
 }
