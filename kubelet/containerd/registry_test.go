@@ -17,6 +17,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,112 +83,106 @@ func startRegistry(t *testing.T, user, password string) string {
 	return addr
 }
 
+// pullFixture is a registry on loopback, a containerd holding the test
+// image and a runtime on it.
+type pullFixture struct {
+	registry string
+	c        *containerd.Client
+	cctx     context.Context
+	target   ocispec.Descriptor
+	rt       *Runtime
+}
+
+func newPullFixture(ctx context.Context, t *testing.T, user, password string) *pullFixture {
+	t.Helper()
+	f := &pullFixture{registry: startRegistry(t, user, password)}
+	s := startContainerd(t)
+	f.c, f.cctx = importTestImage(ctx, t, s)
+	t.Cleanup(func() { f.c.Close() })
+	img, err := f.c.ImageService().Get(f.cctx, testimages.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.target = img.Target
+	rtCtx, rtCancel := context.WithCancel(context.Background())
+	t.Cleanup(rtCancel)
+	if f.rt, err = New(rtCtx, Config{Address: s.Address(), StateDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.rt.Close() })
+	return f
+}
+
+// pod makes a host-network pod of one container of image, its sandbox
+// ready, removed when the test ends.
+func (f *pullFixture) pod(ctx context.Context, t *testing.T, uid, image string, cmd ...string) *corev1.Pod {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "default", UID: types.UID(uid)},
+		Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{
+			{Name: "main", Image: image, ImagePullPolicy: corev1.PullAlways, Command: cmd}}},
+	}
+	t.Cleanup(func() { _ = f.rt.RemovePod(context.Background(), pod.UID) })
+	if _, err := f.rt.StartSandbox(ctx, pod, ""); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
 // TestPullFromRegistry pushes the test image to a registry on loopback
 // and has a pod pull it (imagePullPolicy Always) through containerd's
 // resolver, as from any registry.
 func TestPullFromRegistry(t *testing.T) {
-	registry := startRegistry(t, "", "")
-	s := startContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, cctx := importTestImage(ctx, t, s)
-	defer c.Close()
-	img, err := c.ImageService().Get(cctx, testimages.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote := registry + "/skiff/busybox:pushed"
-	if err := c.Push(cctx, remote, img.Target); err != nil {
+	f := newPullFixture(ctx, t, "", "")
+	remote := f.registry + "/skiff/busybox:pushed"
+	if err := f.c.Push(f.cctx, remote, f.target); err != nil {
 		t.Fatalf("pushing to the loopback registry: %v", err)
 	}
-
-	rtCtx, rtCancel := context.WithCancel(context.Background())
-	defer rtCancel()
-	rt, err := New(rtCtx, Config{Address: s.Address(), StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "pulled", Namespace: "default", UID: types.UID("5d0b6a2e-2222-4d6e-9c1e-3f1b8e2a7d02")},
-		Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{
-			{Name: "main", Image: remote, ImagePullPolicy: corev1.PullAlways, Command: []string{"sh", "-c", "echo pulled"}}}},
-	}
-	defer func() { _ = rt.RemovePod(context.Background(), pod.UID) }()
-	if _, err := rt.StartSandbox(ctx, pod, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.StartContainer(ctx, pod, &pod.Spec.Containers[0], 0, nil); err != nil {
+	pod := f.pod(ctx, t, "5d0b6a2e-2222-4d6e-9c1e-3f1b8e2a7d02", remote, "sh", "-c", "echo pulled")
+	if err := f.rt.StartContainer(ctx, pod, &pod.Spec.Containers[0], 0, nil); err != nil {
 		t.Fatalf("starting a container of a pulled image: %v", err)
 	}
-	var st containerStateView
+	var st kubelet.ContainerState
 	eventually(t, "the container to finish", func() bool {
-		states, err := rt.Containers(ctx, pod)
-		st = containerStateView{states["main"].Exited, states["main"].ExitCode, states["main"].ImageRef}
-		return err == nil && st.exited
+		states, err := f.rt.Containers(ctx, pod)
+		st = states["main"]
+		return err == nil && st.Exited
 	})
-	if st.code != 0 || !strings.HasPrefix(st.imageRef, registry+"/skiff/busybox@sha256:") || !strings.HasSuffix(st.imageRef, img.Target.Digest.Encoded()) {
-		t.Fatalf("pulled container: exit %d, imageID %q (pushed %s)", st.code, st.imageRef, img.Target.Digest)
+	if st.ExitCode != 0 || !strings.HasPrefix(st.ImageRef, f.registry+"/skiff/busybox@sha256:") || !strings.HasSuffix(st.ImageRef, f.target.Digest.Encoded()) {
+		t.Fatalf("pulled container: exit %d, imageID %q (pushed %s)", st.ExitCode, st.ImageRef, f.target.Digest)
 	}
-	if logged := readLog(t, rt, pod, "main"); logged != "pulled\n" {
+	if logged := readLog(t, f.rt, pod, "main"); logged != "pulled\n" {
 		t.Fatalf("output %q", logged)
 	}
-	if _, err := c.ImageService().Get(cctx, remote); err != nil {
+	if _, err := f.c.ImageService().Get(f.cctx, remote); err != nil {
 		t.Fatalf("the pulled image is not in containerd: %v", err)
 	}
-}
-
-// containerStateView is what the test checks of a container.
-type containerStateView struct {
-	exited   bool
-	code     int32
-	imageRef string
 }
 
 // TestPullWithImagePullSecret pulls from a registry that needs a login:
 // refused without credentials (ErrImagePull), pulled with those of the
 // pod's imagePullSecrets.
 func TestPullWithImagePullSecret(t *testing.T) {
-	registry := startRegistry(t, "skiff", "s3cret")
-	s := startContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, cctx := importTestImage(ctx, t, s)
-	defer c.Close()
-	img, err := c.ImageService().Get(cctx, testimages.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	login := []kubelet.PullCredential{{Registry: registry, Username: "skiff", Password: "s3cret"}}
-	remote := registry + "/private/busybox:v1"
+	f := newPullFixture(ctx, t, "skiff", "s3cret")
+	login := []kubelet.PullCredential{{Registry: f.registry, Username: "skiff", Password: "s3cret"}}
+	remote := f.registry + "/private/busybox:v1"
 	pushResolver := docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(
 		docker.WithPlainHTTP(docker.MatchLocalhost),
 		docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(func(string) (string, string, error) { return "skiff", "s3cret", nil }))))})
-	if err := c.Push(cctx, remote, img.Target, containerd.WithResolver(pushResolver)); err != nil {
+	if err := f.c.Push(f.cctx, remote, f.target, containerd.WithResolver(pushResolver)); err != nil {
 		t.Fatalf("pushing with the login: %v", err)
 	}
-	rtCtx, rtCancel := context.WithCancel(context.Background())
-	defer rtCancel()
-	rt, err := New(rtCtx, Config{Address: s.Address(), StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "private", Namespace: "default", UID: types.UID("5d0b6a2e-3333-4d6e-9c1e-3f1b8e2a7d03")},
-		Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{
-			{Name: "main", Image: remote, ImagePullPolicy: corev1.PullAlways, Command: []string{"true"}}}},
-	}
-	defer func() { _ = rt.RemovePod(context.Background(), pod.UID) }()
-	if _, err := rt.StartSandbox(ctx, pod, ""); err != nil {
-		t.Fatal(err)
-	}
-	err = rt.StartContainer(ctx, pod, &pod.Spec.Containers[0], 0, nil)
+	pod := f.pod(ctx, t, "5d0b6a2e-3333-4d6e-9c1e-3f1b8e2a7d03", remote, "true")
+	err := f.rt.StartContainer(ctx, pod, &pod.Spec.Containers[0], 0, nil)
 	var se *kubelet.StartError
 	if !errors.As(err, &se) || se.Reason != kubelet.ReasonErrImagePull {
 		t.Fatalf("pull without a login: %v, want ErrImagePull", err)
 	}
-	if err := rt.StartContainer(kubelet.WithPullCredentials(ctx, login), pod, &pod.Spec.Containers[0], 0, nil); err != nil {
+	if err := f.rt.StartContainer(kubelet.WithPullCredentials(ctx, login), pod, &pod.Spec.Containers[0], 0, nil); err != nil {
 		t.Fatalf("pull with the pod's login: %v", err)
 	}
 }
