@@ -424,7 +424,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		// then restarted below as their restart policy says.
 		for name, kind := range h.prober.failed(pod.UID) {
 			h.event(n, pod, corev1.EventTypeNormal, "Killing", "%s", probeFailureMessage(name, kind))
-			if err := rt.StopContainer(ctx, pod, name, terminationGrace(pod, containerByName(pod, name), kind)); err != nil {
+			if err := rt.StopContainer(ctx, pod, name, terminationGrace(pod, ContainerByName(pod, name), kind)); err != nil {
 				return 0, fmt.Errorf("stopping container %q: %w", name, err)
 			}
 		}
@@ -592,13 +592,19 @@ func (h *Host) podByUID(uid types.UID) (*corev1.Pod, error) {
 	return pod, nil
 }
 
-// containerByName finds one of the pod's containers (init included).
-func containerByName(pod *corev1.Pod, name string) *corev1.Container {
+// ContainerByName finds one of the pod's containers: regular, init or
+// ephemeral (as the container it runs as).
+func ContainerByName(pod *corev1.Pod, name string) *corev1.Container {
 	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i]
 			}
+		}
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		if ec := &pod.Spec.EphemeralContainers[i]; ec.Name == name {
+			return ephemeralContainer(ec)
 		}
 	}
 	return nil

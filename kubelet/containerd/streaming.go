@@ -127,7 +127,7 @@ func (r *Runtime) Exec(ctx context.Context, pod *corev1.Pod, name string, cmd []
 	// The shim keeps a process's stdin open for clients to come: the end
 	// of the client's input is passed on by closing it there (CloseIO).
 	stdinDone := make(chan struct{})
-	in := readerOrNil(stdin)
+	in := stdin
 	if in != nil {
 		in = &eofReader{r: in, eof: stdinDone}
 	}
@@ -192,15 +192,6 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// readerOrNil keeps a nil stream nil for containerd's cio (a typed nil
-// would be copied from).
-func readerOrNil(r io.Reader) io.Reader {
-	if r == nil {
-		return nil
-	}
-	return r
-}
-
 // eofReader closes eof when its reader ends.
 type eofReader struct {
 	r    io.Reader
@@ -254,7 +245,7 @@ func (r *Runtime) Attach(ctx context.Context, pod *corev1.Pod, name string, stdi
 		errw = stderr
 	}
 	closeStdin := func() { _ = task.CloseIO(context.WithoutCancel(ctx), containerd.WithStdinCloser) }
-	if err := cio.attach(ctx, readerOrNil(stdin), out, errw, closeStdin); err != nil {
+	if err := cio.attach(ctx, stdin, out, errw, closeStdin); err != nil {
 		if errors.Is(err, errStdinUsed) {
 			return &kubelet.NotFoundError{Message: err.Error()}
 		}

@@ -190,24 +190,6 @@ func (s *Server) pod(w http.ResponseWriter, req *http.Request) (*corev1.Pod, boo
 	return pod, true
 }
 
-// containerOf checks the container is one of the pod's.
-func containerOf(pod *corev1.Pod, name string) *corev1.Container {
-	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
-		for i := range list {
-			if list[i].Name == name {
-				return &list[i]
-			}
-		}
-	}
-	for i := range pod.Spec.EphemeralContainers {
-		if c := &pod.Spec.EphemeralContainers[i]; c.Name == name {
-			cc := corev1.Container(c.EphemeralContainerCommon)
-			return &cc
-		}
-	}
-	return nil
-}
-
 // writeError answers a runtime error: the runtime's not-found errors as
 // 404 with their message, others as 500.
 func writeError(w http.ResponseWriter, err error, notFound int) {
@@ -225,7 +207,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	name := req.PathValue("container")
-	if containerOf(pod, name) == nil {
+	if kubelet.ContainerByName(pod, name) == nil {
 		http.Error(w, fmt.Sprintf("container %s is not valid for pod %s", name, pod.Name), http.StatusBadRequest)
 		return
 	}
@@ -350,7 +332,7 @@ func (s *Server) streamTarget(w http.ResponseWriter, req *http.Request) (*corev1
 		return nil, "", nil, false
 	}
 	name := req.PathValue("container")
-	if containerOf(pod, name) == nil {
+	if kubelet.ContainerByName(pod, name) == nil {
 		http.Error(w, fmt.Sprintf("container not found (%q)", name), http.StatusNotFound)
 		return nil, "", nil, false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -132,7 +133,7 @@ func (r *tokenREST) Create(ctx context.Context, name string, obj runtime.Object,
 	// valid for a year so that clients which never reread the file keep
 	// working, while the status says when the kubelet should refresh them.
 	issueTTL := ttl
-	if *out.Spec.ExpirationSeconds == legacyCompatibleTokenSeconds && binding.Pod != nil && sameAudiences(out.Spec.Audiences, r.tokens.APIAudiences) {
+	if *out.Spec.ExpirationSeconds == legacyCompatibleTokenSeconds && binding.Pod != nil && slices.Equal(out.Spec.Audiences, r.tokens.APIAudiences) {
 		issueTTL = extendedTokenExpiration
 	}
 	token, exp, err := r.tokens.Issuer.Issue(binding, out.Spec.Audiences, issueTTL)
@@ -150,18 +151,6 @@ const (
 	legacyCompatibleTokenSeconds = 3607
 	extendedTokenExpiration      = 365 * 24 * time.Hour
 )
-
-func sameAudiences(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 // reviewToken answers a TokenReview with the server's token authenticators.
 func (t Tokens) reviewToken(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
