@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/continuity"
 	"k8s.io/client-go/util/keyutil"
 
 	"github.com/skiffhq/skiff/apiserver"
@@ -41,6 +42,9 @@ func (p agentPKI) joined(nodeName string) bool {
 		if _, err := os.Stat(f); err != nil {
 			return false
 		}
+	}
+	if _, err := tls.LoadX509KeyPair(p.servingCert(), p.servingKey()); err != nil {
+		return false
 	}
 	pair, err := tls.LoadX509KeyPair(p.clientCert(), p.clientKey())
 	if err != nil || len(pair.Certificate) == 0 {
@@ -116,7 +120,9 @@ func join(ctx context.Context, server, token, nodeName string, hosts []string, i
 		{p.ca(), []byte(ca.CA), 0o644}, {p.clientKey(), clientKey, 0o600}, {p.clientCert(), []byte(jr.ClientCert), 0o644},
 		{p.servingKey(), servingKey, 0o600}, {p.servingCert(), []byte(jr.ServingCert), 0o644},
 	} {
-		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
+		// Whole files or none: a crash mid-join leaves the agent to join
+		// again (joined() checks every pair), never a torn key.
+		if err := continuity.AtomicWriteFile(f.path, f.data, f.mode); err != nil {
 			return err
 		}
 	}
