@@ -10,14 +10,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/skiffhq/skiff/test/bench"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -25,9 +23,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiffhq/skiff/test/bench"
 )
 
 func main() {
@@ -65,31 +63,12 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 	bench.Must(os.WriteFile(filepath.Join(dir, "images", "test-image.tar"), data, 0o600))
 	bridge := fmt.Sprintf("skb%d", os.Getpid()%100000)
 	defer func() { _ = exec.Command("ip", "link", "del", bridge).Run() }()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(bench.FreePort()), "--runtime", "containerd",
-		"--node-name", "bench", "--pod-bridge", bridge, "--cluster-cidr", "10.253.0.0/16", "--kubelet-port", strconv.Itoa(bench.FreePort()))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	bench.Must(cmd.Start())
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var c kubernetes.Interface
-	for {
-		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
-		if err == nil {
-			if c, err = kubernetes.NewForConfig(cfg); err == nil {
-				if n, err := c.CoreV1().Nodes().Get(ctx, "bench", metav1.GetOptions{}); err == nil && nodeReady(n) {
-					break
-				}
-			}
-		}
-		if ctx.Err() != nil {
-			panic("node not ready")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	srv := bench.StartServer(ctx, bin, dir, 1, "--runtime", "containerd", "--node-name", "bench", "--pod-bridge", bridge,
+		"--cluster-cidr", "10.253.0.0/16", "--kubelet-port", strconv.Itoa(bench.FreePort()))
+	defer srv.Stop()
+	c := srv.Client
 
 	var mu sync.Mutex
 	seen, running, ready := map[types.UID]time.Time{}, map[types.UID]time.Time{}, map[types.UID]time.Time{}
@@ -176,13 +155,4 @@ func pct(sorted []float64, p int) float64 {
 		return 0
 	}
 	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
 }

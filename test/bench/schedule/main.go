@@ -11,12 +11,9 @@ import (
 	"fmt"
 	"github.com/skiffhq/skiff/test/bench"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,9 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 func main() {
@@ -63,33 +58,12 @@ func measure(bin string, nodes, pods, deployments int) measurement {
 	dir, err := os.MkdirTemp("", "skiff-bench-schedule-")
 	bench.Must(err)
 	defer os.RemoveAll(dir)
-	port := bench.FreePort()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--secure-port", strconv.Itoa(port), "--disable-agent", "--sim-nodes", strconv.Itoa(nodes),
-		"--sim-node-pods", strconv.Itoa(max(110, 2*pods/nodes)))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	bench.Must(cmd.Start())
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	var c kubernetes.Interface
-	for {
-		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
-		if err == nil {
-			cfg.QPS, cfg.Burst = -1, 0
-			if c, err = kubernetes.NewForConfig(cfg); err == nil {
-				if list, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil && ready(list.Items) == nodes {
-					break
-				}
-			}
-		}
-		if ctx.Err() != nil {
-			panic("nodes not ready")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	srv := bench.StartServer(ctx, bin, dir, nodes, "--disable-agent", "--sim-nodes", strconv.Itoa(nodes),
+		"--sim-node-pods", strconv.Itoa(max(110, 2*pods/nodes)))
+	defer srv.Stop()
+	c := srv.Client
 
 	var mu sync.Mutex
 	seen, running := map[types.UID]time.Time{}, map[types.UID]time.Time{}
@@ -168,7 +142,7 @@ func measure(bin string, nodes, pods, deployments int) measurement {
 		}
 	}
 	total := end.Sub(start)
-	rss, peak := bench.Memory(cmd.Process.Pid)
+	rss, peak := bench.Memory(srv.Cmd.Process.Pid)
 	mu.Lock()
 	defer mu.Unlock()
 	var lat []float64
@@ -183,16 +157,4 @@ func measure(bin string, nodes, pods, deployments int) measurement {
 		lat = []float64{0}
 	}
 	return measurement{rate: float64(pods) / total.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100], rssMiB: rss, peakMiB: peak}
-}
-
-func ready(nodes []corev1.Node) int {
-	n := 0
-	for _, node := range nodes {
-		for _, c := range node.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && len(node.Spec.Taints) == 0 {
-				n++
-			}
-		}
-	}
-	return n
 }
