@@ -344,6 +344,8 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	rt := n.cfg.Runtime
 	now := h.cfg.Clock.Now()
 	in := statusInput{now: now, hostIPs: nodeIPs(n.cfg)}
+	trace := newSyncTrace(klog.FromContext(ctx), key)
+	defer trace.done()
 
 	switch {
 	case pod.DeletionTimestamp != nil:
@@ -394,6 +396,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 			if in.podIPs, err = rt.StartSandbox(ctx, pod, nodeObj.Spec.PodCIDR); err != nil {
 				return 0, fmt.Errorf("starting sandbox: %w", err)
 			}
+			trace.step("sandbox")
 		}
 	} else if _, err := rt.StartSandbox(ctx, pod, ""); err != nil {
 		return 0, fmt.Errorf("starting sandbox: %w", err)
@@ -415,6 +418,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 			return 0, err
 		}
 		in.volumes = paths
+		trace.step("volumes")
 	}
 	if !n.cfg.Simulated {
 		in.probe = func(c *corev1.Container, id string, kind probeKind) probeResult {
@@ -441,6 +445,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		failed := false
 		for _, a := range in.plan.start {
 			until, err := h.startContainer(ctx, n, pod, a, now, &in)
+			trace.step("start " + a.container.Name)
 			if err != nil {
 				return 0, fmt.Errorf("starting container %q: %w", a.container.Name, err)
 			}
@@ -466,6 +471,7 @@ func (h *Host) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	if err := h.updateStatus(ctx, pod, status); err != nil {
 		return 0, err
 	}
+	trace.step("status")
 	if status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed {
 		return 0, h.finishPod(ctx, n, pod)
 	}

@@ -334,6 +334,9 @@ func (r *Runtime) network(podCIDR string) (*network.CNI, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := network.SyncMasquerade(r.ctx, r.cfg.Bridge, podCIDR); err != nil {
+			return nil, err
+		}
 		r.cni, r.cniCIDR = cni, podCIDR
 	}
 	return r.cni, nil
@@ -831,7 +834,7 @@ func (r *Runtime) RemoveAll(ctx context.Context) error {
 	if bridge == "" {
 		bridge = network.DefaultBridge
 	}
-	if err := network.RemoveBridge(bridge); err != nil {
+	if err := network.RemoveNode(ctx, bridge); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

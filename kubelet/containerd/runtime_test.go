@@ -24,6 +24,7 @@ import (
 
 	"github.com/skiffhq/skiff/kubelet"
 	"github.com/skiffhq/skiff/kubelet/logs"
+	"github.com/skiffhq/skiff/kubelet/network"
 	"github.com/skiffhq/skiff/test/images"
 	"github.com/skiffhq/skiff/test/testserver"
 )
@@ -47,7 +48,7 @@ func TestRuntimeRunsAPod(t *testing.T) {
 		t.Cleanup(removePortmapChains)
 	}
 	bridge := fmt.Sprintf("skr%d", os.Getpid()%100000)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
+	t.Cleanup(func() { _ = network.RemoveNode(context.Background(), bridge) })
 	state := t.TempDir()
 	// The runtime lives until the test's cleanups (which remove the pod
 	// through it) have run; they run before containerd stops.

@@ -23,7 +23,10 @@ const DefaultBridge = "skiff0"
 type CNI struct {
 	cni      *libcni.CNIConfig
 	loopback *libcni.NetworkConfigList
-	pods     *libcni.NetworkConfigList
+	// pods is the bridge alone; withPorts adds portmap, run only for pods
+	// with hostPorts (a plugin less to execute for the others). Both are
+	// the one network "skiff", so host-local hands out from one pool.
+	pods, withPorts *libcni.NetworkConfigList
 }
 
 // Pod names a pod's network attachment.
@@ -67,32 +70,44 @@ func NewCNI(podCIDR, bridge, stateDir string) (*CNI, error) {
 	if err != nil {
 		return nil, err
 	}
-	conf, err := json.Marshal(map[string]any{
-		"cniVersion": "1.0.0",
-		"name":       "skiff",
-		"plugins": []any{
-			map[string]any{
-				"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": true, "hairpinMode": true,
-				"ipam": map[string]any{
-					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": podCIDR}}},
-					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-					"dataDir": filepath.Join(stateDir, "ipam"),
-				},
-			},
-			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
+	// Egress masquerade is one nftables rule per node (SyncMasquerade), not
+	// the plugin's ipMasq, which runs iptables several times per pod.
+	bridgePlugin := map[string]any{
+		"type": "bridge", "bridge": bridge, "isGateway": true, "hairpinMode": true,
+		"ipam": map[string]any{
+			"type":    "host-local",
+			"ranges":  [][]map[string]string{{{"subnet": podCIDR}}},
+			"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+			"dataDir": filepath.Join(stateDir, "ipam"),
 		},
-	})
+	}
+	portmap := map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}}
+	pods, err := confList(bridgePlugin)
 	if err != nil {
 		return nil, err
 	}
-	pods, err := libcni.ConfListFromBytes(conf)
+	withPorts, err := confList(bridgePlugin, portmap)
 	if err != nil {
 		return nil, err
 	}
-	return &CNI{cni: libcni.NewCNIConfigWithCacheDir(dirs, filepath.Join(stateDir, "cache"), nil), loopback: lo, pods: pods}, nil
+	return &CNI{cni: libcni.NewCNIConfigWithCacheDir(dirs, filepath.Join(stateDir, "cache"), nil), loopback: lo, pods: pods, withPorts: withPorts}, nil
 }
 
+func confList(plugins ...any) (*libcni.NetworkConfigList, error) {
+	conf, err := json.Marshal(map[string]any{"cniVersion": "1.0.0", "name": "skiff", "plugins": plugins})
+	if err != nil {
+		return nil, err
+	}
+	return libcni.ConfListFromBytes(conf)
+}
+
+// list is the configuration p is attached with.
+func (c *CNI) list(p Pod) *libcni.NetworkConfigList {
+	if len(p.HostPorts) > 0 {
+		return c.withPorts
+	}
+	return c.pods
+}
 func (c *CNI) runtimeConf(p Pod, ifName string) *libcni.RuntimeConf {
 	rt := &libcni.RuntimeConf{
 		ContainerID: p.ID, NetNS: p.NetNS, IfName: ifName,
@@ -109,7 +124,7 @@ func (c *CNI) Setup(ctx context.Context, p Pod) ([]string, error) {
 	if _, err := c.cni.AddNetworkList(ctx, c.loopback, c.runtimeConf(p, "lo")); err != nil {
 		return nil, fmt.Errorf("cni loopback: %w", err)
 	}
-	res, err := c.cni.AddNetworkList(ctx, c.pods, c.runtimeConf(p, "eth0"))
+	res, err := c.cni.AddNetworkList(ctx, c.list(p), c.runtimeConf(p, "eth0"))
 	if err != nil {
 		return nil, fmt.Errorf("cni bridge: %w", err)
 	}
@@ -130,7 +145,7 @@ func (c *CNI) Setup(ctx context.Context, p Pod) ([]string, error) {
 // Teardown releases the pod's addresses and host ports; tearing down what
 // is already gone is not an error.
 func (c *CNI) Teardown(ctx context.Context, p Pod) error {
-	if err := c.cni.DelNetworkList(ctx, c.pods, c.runtimeConf(p, "eth0")); err != nil {
+	if err := c.cni.DelNetworkList(ctx, c.list(p), c.runtimeConf(p, "eth0")); err != nil {
 		return fmt.Errorf("cni teardown: %w", err)
 	}
 	return nil

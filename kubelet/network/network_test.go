@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -58,7 +57,7 @@ func listenIn(t *testing.T, path string) net.Listener {
 func TestPodNetworkReachableFromHost(t *testing.T) {
 	needRoot(t)
 	bridge := fmt.Sprintf("skt%d", os.Getpid()%100000)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
+	t.Cleanup(func() { _ = RemoveNode(context.Background(), bridge) })
 	c, err := NewCNI("10.251.7.0/24", bridge, t.TempDir())
 	if err != nil {
 		t.Fatal(err)

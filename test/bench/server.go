@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,8 +27,16 @@ type Server struct {
 // untainted (schedulable); its
 // client has no rate limits. Stop it with Stop.
 func StartServer(ctx context.Context, bin, dir string, wantNodes int, args ...string) *Server {
+	// SKIFF_BENCH_SERVER_ARGS adds flags, such as -v=4 with SKIFF_BENCH_SERVER_LOG.
+	args = append(args, strings.Fields(os.Getenv("SKIFF_BENCH_SERVER_ARGS"))...)
 	cmd := exec.Command(bin, append([]string{"server", "--data-dir", dir, "--secure-port", strconv.Itoa(FreePort())}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if path := os.Getenv("SKIFF_BENCH_SERVER_LOG"); path != "" {
+		// The server's log, for looking into a figure.
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		Must(err)
+		cmd.Stdout, cmd.Stderr = f, f
+	}
 	Must(cmd.Start())
 	s := &Server{Cmd: cmd}
 	for {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
+	"github.com/skiffhq/skiff/kubelet/network"
 	"github.com/skiffhq/skiff/test/images"
 	"github.com/skiffhq/skiff/test/testserver"
 )
@@ -67,7 +68,7 @@ var _ = Describe("a node on containerd", Ordered, func() {
 		hostDir = filepath.Join(t.TempDir(), "host")
 		id = os.Getpid() % 100000
 		bridge = fmt.Sprintf("ske%d", id)
-		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", bridge).Run() })
+		t.Cleanup(func() { _ = network.RemoveNode(context.Background(), bridge) })
 		node = fmt.Sprintf("e2e-%d", id)
 		dataDir := t.TempDir()
 		testserver.ReapContainers(t, dataDir)
@@ -522,7 +523,7 @@ spec:
 	It("joins a second node with skiff agent", func() {
 		t := GinkgoTB()
 		joinedBridge := fmt.Sprintf("skj%d", id)
-		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", joinedBridge).Run() })
+		t.Cleanup(func() { _ = network.RemoveNode(context.Background(), joinedBridge) })
 		testJoinedAgent(t, srv, node, joinedBridge)
 	})
 

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/skiffhq/skiff/kubelet/network"
 	"github.com/skiffhq/skiff/test/bench"
 )
 
@@ -39,13 +39,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "podstart: needs root (containerd)")
 		os.Exit(1)
 	}
-	var run50, run99, ready50, ready99 []float64
+	var bind50, bind99, run50, run99, ready50, ready99 []float64
 	for range *runs {
-		a, b, c, d := measure(*bin, *image, *replicas)
-		run50, run99, ready50, ready99 = append(run50, a), append(run99, b), append(ready50, c), append(ready99, d)
+		a, b, c, d, e, f := measure(*bin, *image, *replicas)
+		bind50, bind99 = append(bind50, a), append(bind99, b)
+		run50, run99, ready50, ready99 = append(run50, c), append(run99, d), append(ready50, e), append(ready99, f)
 	}
 	label := fmt.Sprintf("%d-replica Deployment, containerd, image present", *replicas)
 	bench.Report([]bench.Result{
+		bench.Summarize("creation to scheduled p50, "+label, "ms", bind50, ""),
+		bench.Summarize("creation to scheduled p99, "+label, "ms", bind99, ""),
 		bench.Summarize("creation to Running p50, "+label, "ms", run50, "< 500"),
 		bench.Summarize("creation to Running p99, "+label, "ms", run99, "< 1500"),
 		bench.Summarize("creation to Ready p50, "+label, "ms", ready50, ""),
@@ -53,7 +56,7 @@ func main() {
 	}, *out, "podstart")
 }
 
-func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 float64) {
+func measure(bin, image string, replicas int) (bind50, bind99, run50, run99, ready50, ready99 float64) {
 	dir, err := os.MkdirTemp("", "skiff-bench-podstart-")
 	bench.Must(err)
 	defer os.RemoveAll(dir)
@@ -62,7 +65,7 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 	bench.Must(err)
 	bench.Must(os.WriteFile(filepath.Join(dir, "images", "test-image.tar"), data, 0o600))
 	bridge := fmt.Sprintf("skb%d", os.Getpid()%100000)
-	defer func() { _ = exec.Command("ip", "link", "del", bridge).Run() }()
+	defer func() { _ = network.RemoveNode(context.Background(), bridge) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	srv := bench.StartServer(ctx, bin, dir, 1, "--runtime", "containerd", "--node-name", "bench", "--pod-bridge", bridge,
@@ -71,7 +74,7 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 	c := srv.Client
 
 	var mu sync.Mutex
-	seen, running, ready := map[types.UID]time.Time{}, map[types.UID]time.Time{}, map[types.UID]time.Time{}
+	seen, bound, running, ready := map[types.UID]time.Time{}, map[types.UID]time.Time{}, map[types.UID]time.Time{}, map[types.UID]time.Time{}
 	done := make(chan struct{})
 	record := func(obj any) {
 		p, ok := obj.(*corev1.Pod)
@@ -83,6 +86,9 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 		defer mu.Unlock()
 		if _, ok := seen[p.UID]; !ok {
 			seen[p.UID] = now
+		}
+		if _, ok := bound[p.UID]; !ok && p.Spec.NodeName != "" {
+			bound[p.UID] = now
 		}
 		if _, ok := running[p.UID]; !ok && p.Status.Phase == corev1.PodRunning {
 			running[p.UID] = now
@@ -125,7 +131,10 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 		panic("pods not ready in time")
 	}
 	mu.Lock()
-	var toRun, toReady []float64
+	var toBind, toRun, toReady []float64
+	for uid, t := range bound {
+		toBind = append(toBind, float64(t.Sub(seen[uid]).Milliseconds()))
+	}
 	for uid, t := range running {
 		toRun = append(toRun, float64(t.Sub(seen[uid]).Milliseconds()))
 	}
@@ -145,9 +154,10 @@ func measure(bin, image string, replicas int) (run50, run99, ready50, ready99 fl
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	sort.Float64s(toBind)
 	sort.Float64s(toRun)
 	sort.Float64s(toReady)
-	return pct(toRun, 50), pct(toRun, 99), pct(toReady, 50), pct(toReady, 99)
+	return pct(toBind, 50), pct(toBind, 99), pct(toRun, 50), pct(toRun, 99), pct(toReady, 50), pct(toReady, 99)
 }
 
 func pct(sorted []float64, p int) float64 {
