@@ -33,6 +33,7 @@ import (
 	"github.com/skiffhq/skiff/controllers/rootca"
 	"github.com/skiffhq/skiff/controllers/scheduler"
 	"github.com/skiffhq/skiff/controllers/serviceaccount"
+	"github.com/skiffhq/skiff/controllers/servicelb"
 	"github.com/skiffhq/skiff/controllers/statefulset"
 )
 
@@ -61,7 +62,7 @@ type Options struct {
 
 // Names lists the control loops New can run.
 var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "daemonset", "statefulset", "job", "cronjob", "endpoints",
-	"serviceaccount", "rootca", "namespace", "garbagecollector"}
+	"serviceaccount", "rootca", "namespace", "garbagecollector", "servicelb"}
 
 // enabled applies the Controllers selection to one name.
 func (o *Options) enabled(name string) bool {
@@ -163,6 +164,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 			return rootca.Setup(mgr, o.RootCA)
 		}},
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
+		{"servicelb", func() error { return servicelb.Setup(mgr) }},
 		{"garbagecollector", func() error {
 			gc, err := garbagecollector.New(cfg)
 			if err != nil {

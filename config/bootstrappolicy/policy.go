@@ -230,6 +230,8 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		binding("system:public-info-viewer", "system:public-info-viewer", group(user.AllAuthenticated), group(user.AllUnauthenticated)),
 		binding("system:monitoring", "system:monitoring", group(user.MonitoringGroup)),
 		binding("system:node-proxier", "system:node-proxier", userSubject(user.KubeProxy)),
+		// skiff's node agents are their nodes' service proxies too.
+		binding("skiff:node-proxier", "system:node-proxier", group("system:nodes")),
 		binding("system:kube-scheduler", "system:kube-scheduler", userSubject(user.KubeScheduler)),
 		binding("system:kube-controller-manager", "system:kube-controller-manager", userSubject(user.KubeControllerManager)),
 	}

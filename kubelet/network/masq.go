@@ -19,6 +19,10 @@ func TableName(bridge string) string {
 	return "skiff-" + bridge
 }
 
+// ServicesTableName is the table of the node's service proxy, beside
+// TableName's.
+func ServicesTableName(bridge string) string { return TableName(bridge) + "-services" }
+
 const masqChain = "pod-egress"
 
 // SyncMasquerade programs, in the node's own table, the source NAT of
@@ -64,11 +68,16 @@ func SyncMasquerade(ctx context.Context, bridge, podCIDR string) error {
 	return nil
 }
 
-// RemoveTable deletes the node's table (both families); a missing one is
-// not an error.
+// RemoveTable deletes the node's tables (both families, the service
+// proxy's too); missing ones are not an error.
 func RemoveTable(ctx context.Context, bridge string) error {
-	return errors.Join(removeTable(ctx, knftables.IPv4Family, TableName(bridge)),
-		removeTable(ctx, knftables.IPv6Family, TableName(bridge)))
+	var errs []error
+	for _, name := range []string{TableName(bridge), ServicesTableName(bridge)} {
+		for _, family := range []knftables.Family{knftables.IPv4Family, knftables.IPv6Family} {
+			errs = append(errs, removeTable(ctx, family, name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func removeTable(ctx context.Context, family knftables.Family, name string) error {

@@ -1,0 +1,234 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/knftables"
+)
+
+// Config is what a node's proxy needs.
+type Config struct {
+	Client kubernetes.Interface
+	// NodeName is the node whose endpoints count as local.
+	NodeName string
+	// Bridge is the pods' bridge; traffic from it comes from this node's
+	// pods, which keep their address towards cluster IPs.
+	Bridge string
+	// Table is the nftables table (family ip) the proxy owns.
+	Table string
+	// NodePortIPs are the addresses that node ports (and LoadBalancer
+	// ingress IPs that are the node's) answer on.
+	NodePortIPs []string
+	// FullSyncPeriod rewrites the whole table now and then, as a
+	// safeguard (default 1 hour).
+	FullSyncPeriod time.Duration
+	Clock          clock.WithTicker
+}
+
+// Proxier keeps the node's table in step with the cluster's Services.
+type Proxier struct {
+	cfg     Config
+	applier *applier
+	trigger chan struct{}
+
+	services  corelisters.ServiceLister
+	slices    discoverylisters.EndpointSliceLister
+	recorder  record.EventRecorder
+	mu        sync.Mutex
+	problems  map[string]string // service key → the problems last reported
+	lastSync  time.Time
+	syncCount int
+}
+
+// New checks that nftables can be used and returns the node's proxy.
+func New(cfg Config) (*Proxier, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.FullSyncPeriod <= 0 {
+		cfg.FullSyncPeriod = time.Hour
+	}
+	nft, err := knftables.New(knftables.IPv4Family, cfg.Table)
+	if err != nil {
+		return nil, fmt.Errorf("service proxy: nftables: %w", err)
+	}
+	return &Proxier{cfg: cfg, applier: &applier{nft: nft}, trigger: make(chan struct{}, 1), problems: map[string]string{}}, nil
+}
+
+func (p *Proxier) kick() {
+	select {
+	case p.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run follows Services and EndpointSlices and applies their rules until
+// ctx ends. The rules stay when it returns, so that traffic keeps flowing
+// while the agent restarts; Cleanup removes them.
+func (p *Proxier) Run(ctx context.Context) error {
+	logger := klog.FromContext(ctx).WithName("proxy")
+	ctx = klog.NewContext(ctx, logger)
+	enableBridgeNetfilter(logger)
+	factory := informers.NewSharedInformerFactory(p.cfg.Client, 0)
+	svcInf := factory.Core().V1().Services()
+	sliceInf := factory.Discovery().V1().EndpointSlices()
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { p.kick() },
+		UpdateFunc: func(any, any) { p.kick() },
+		DeleteFunc: func(any) { p.kick() },
+	}
+	for _, inf := range []cache.SharedIndexInformer{svcInf.Informer(), sliceInf.Informer()} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return err
+		}
+	}
+	p.services, p.slices = svcInf.Lister(), sliceInf.Lister()
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: p.cfg.Client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	p.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "skiff-proxy", Host: p.cfg.NodeName})
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("service proxy: %v cache did not sync", typ)
+		}
+	}
+	logger.Info("service proxy running", "table", p.cfg.Table)
+	p.kick()
+	full := p.cfg.Clock.NewTicker(p.cfg.FullSyncPeriod)
+	defer full.Stop()
+	retry := time.Duration(0)
+	var retryC <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-full.C():
+			p.applier.last = nil
+		case <-p.trigger:
+		case <-retryC:
+		}
+		if err := p.Sync(ctx); err != nil {
+			retry = min(max(2*retry, 500*time.Millisecond), 30*time.Second)
+			logger.Error(err, "syncing the service rules; retrying", "after", retry)
+			retryC = p.cfg.Clock.After(retry)
+			continue
+		}
+		retry, retryC = 0, nil
+	}
+}
+
+// Sync applies the rules of the Services as the informers hold them.
+func (p *Proxier) Sync(ctx context.Context) error {
+	svcs, err := p.services.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	all, err := p.slices.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	bySvc := map[string][]*discoveryv1.EndpointSlice{}
+	for _, s := range all {
+		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+			key := s.Namespace + "/" + name
+			bySvc[key] = append(bySvc[key], s)
+		}
+	}
+	var ports []servicePort
+	for _, svc := range svcs {
+		key := svc.Namespace + "/" + svc.Name
+		sps, problems := servicePorts(svc, bySvc[key])
+		ports = append(ports, sps...)
+		p.report(svc, problems)
+	}
+	slices.SortFunc(ports, func(a, b servicePort) int { return strings.Compare(a.id(), b.id()) })
+	want := buildRules(node{Name: p.cfg.NodeName, Bridge: p.cfg.Bridge, NodePortIPs: p.cfg.NodePortIPs}, ports)
+	start := p.cfg.Clock.Now()
+	if err := p.applier.apply(ctx, want); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.lastSync = p.cfg.Clock.Now()
+	p.syncCount++
+	p.mu.Unlock()
+	klog.FromContext(ctx).V(4).Info("service rules applied", "ports", len(ports), "took", p.cfg.Clock.Since(start))
+	return nil
+}
+
+// report records a Warning event on svc when its problems change.
+func (p *Proxier) report(svc *corev1.Service, problems []problem) {
+	key := svc.Namespace + "/" + svc.Name
+	var texts []string
+	for _, pr := range problems {
+		texts = append(texts, pr.Reason+": "+pr.Message)
+	}
+	joined := strings.Join(texts, "; ")
+	p.mu.Lock()
+	prev, seen := p.problems[key]
+	if joined == "" {
+		delete(p.problems, key)
+	} else {
+		p.problems[key] = joined
+	}
+	p.mu.Unlock()
+	if joined == "" || seen && prev == joined || p.recorder == nil {
+		return
+	}
+	for _, pr := range problems {
+		p.recorder.Event(svc, corev1.EventTypeWarning, pr.Reason, pr.Message)
+	}
+}
+
+// Cleanup removes the proxy's table.
+func Cleanup(ctx context.Context, table string) error {
+	nft, err := knftables.New(knftables.IPv4Family, table)
+	if err != nil {
+		return err
+	}
+	if _, err := nft.List(ctx, "chains"); knftables.IsNotFound(err) {
+		return nil
+	}
+	tx := nft.NewTransaction()
+	tx.Delete(&knftables.Table{})
+	if err := nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// enableBridgeNetfilter makes traffic between pods on one bridge pass
+// the rules (a pod reaching another pod on the node through a cluster
+// IP, whose reply must be un-NATed): bridge-nf-call-iptables, from the
+// br_netfilter module.
+func enableBridgeNetfilter(logger klog.Logger) {
+	const path = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			logger.Info("br_netfilter is not loaded: pods cannot reach Services whose endpoints are on their own node (modprobe br_netfilter)")
+			return
+		}
+		logger.Error(err, "enabling bridge netfilter")
+	}
+}

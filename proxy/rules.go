@@ -1,0 +1,268 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/knftables"
+)
+
+// Names of the table's fixed chains, maps and sets.
+const (
+	chainFilterInput   = "filter-input"
+	chainFilterForward = "filter-forward"
+	chainFilterOutput  = "filter-output"
+	chainNatPrerouting = "nat-prerouting"
+	chainNatOutput     = "nat-output"
+	chainNatPostrouing = "nat-postrouting"
+	chainEndpoints     = "endpoints-check"
+	chainClusterIPs    = "cluster-ips-check"
+	chainReject        = "reject-chain"
+	chainServices      = "services"
+	chainMarkMasq      = "mark-for-masquerade"
+	chainMasquerading  = "masquerading"
+
+	mapServiceIPs         = "service-ips"
+	mapServiceNodePorts   = "service-nodeports"
+	mapNoEndpointServices = "no-endpoint-services"
+	mapNoEndpointNodePort = "no-endpoint-nodeports"
+	setClusterIPs         = "cluster-ips"
+	setNodePortIPs        = "nodeport-ips"
+
+	// masqueradeBit marks packets to masquerade on their way out, the bit
+	// kube-proxy uses.
+	masqueradeBit = "0x4000"
+
+	ipPortProto = "ipv4_addr . inet_proto . inet_service : verdict"
+	portProto   = "inet_proto . inet_service : verdict"
+)
+
+// node is what the rules need of the node they are for.
+type node struct {
+	Name string
+	// Bridge is the pods' bridge: traffic from it comes from local pods.
+	Bridge string
+	// NodePortIPs are the addresses node ports answer on.
+	NodePortIPs []string
+}
+
+// chainSpec is a chain and its rules; base chains carry their hook.
+type chainSpec struct {
+	base  *knftables.Chain
+	rules []string
+}
+
+// setSpec is a set; elements of dynamic sets are the kernel's, not ours.
+type setSpec struct {
+	typ      string
+	dynamic  bool
+	timeout  time.Duration
+	elements []string
+}
+
+// ruleset is the table's desired content.
+type ruleset struct {
+	chains map[string]chainSpec
+	// maps: map name → its type and elements (key → value, in nft syntax,
+	// concatenations joined with " . ").
+	maps     map[string]map[string]string
+	mapTypes map[string]string
+	sets     map[string]setSpec
+}
+
+func baseChain(name string, typ knftables.BaseChainType, hook knftables.BaseChainHook, prio knftables.BaseChainPriority) *knftables.Chain {
+	return &knftables.Chain{Name: name, Type: &typ, Hook: &hook, Priority: &prio}
+}
+
+// buildRules computes the table's content for node and ports.
+func buildRules(n node, ports []servicePort) *ruleset {
+	r := &ruleset{
+		chains:   map[string]chainSpec{},
+		maps:     map[string]map[string]string{},
+		mapTypes: map[string]string{mapServiceIPs: ipPortProto, mapNoEndpointServices: ipPortProto, mapServiceNodePorts: portProto, mapNoEndpointNodePort: portProto},
+		sets: map[string]setSpec{
+			setClusterIPs:  {typ: "ipv4_addr"},
+			setNodePortIPs: {typ: "ipv4_addr", elements: append([]string(nil), n.NodePortIPs...)},
+		},
+	}
+	for name := range r.mapTypes {
+		r.maps[name] = map[string]string{}
+	}
+	filterPrio := knftables.BaseChainPriority("filter - 10")
+	r.chains[chainFilterInput] = chainSpec{base: baseChain(chainFilterInput, knftables.FilterType, knftables.InputHook, filterPrio),
+		rules: []string{"ct state new jump " + chainEndpoints}}
+	for _, c := range []struct {
+		name string
+		hook knftables.BaseChainHook
+	}{{chainFilterForward, knftables.ForwardHook}, {chainFilterOutput, knftables.OutputHook}} {
+		r.chains[c.name] = chainSpec{base: baseChain(c.name, knftables.FilterType, c.hook, filterPrio),
+			rules: []string{"ct state new jump " + chainEndpoints, "ct state new jump " + chainClusterIPs}}
+	}
+	r.chains[chainEndpoints] = chainSpec{rules: []string{
+		"ip daddr . meta l4proto . th dport vmap @" + mapNoEndpointServices,
+		"ip daddr @" + setNodePortIPs + " meta l4proto . th dport vmap @" + mapNoEndpointNodePort,
+	}}
+	// A cluster IP on a port no Service has is refused at once.
+	r.chains[chainClusterIPs] = chainSpec{rules: []string{"ip daddr @" + setClusterIPs + " reject"}}
+	r.chains[chainReject] = chainSpec{rules: []string{"reject"}}
+	r.chains[chainNatPrerouting] = chainSpec{base: baseChain(chainNatPrerouting, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority),
+		rules: []string{"jump " + chainServices}}
+	r.chains[chainNatOutput] = chainSpec{base: baseChain(chainNatOutput, knftables.NATType, knftables.OutputHook, knftables.DNATPriority),
+		rules: []string{"jump " + chainServices}}
+	r.chains[chainNatPostrouing] = chainSpec{base: baseChain(chainNatPostrouing, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority),
+		rules: []string{"jump " + chainMasquerading}}
+	r.chains[chainMarkMasq] = chainSpec{rules: []string{"meta mark set meta mark | " + masqueradeBit}}
+	r.chains[chainMasquerading] = chainSpec{rules: []string{
+		"meta mark & " + masqueradeBit + " == 0 return",
+		"meta mark set meta mark ^ " + masqueradeBit,
+		"masquerade fully-random",
+	}}
+	r.chains[chainServices] = chainSpec{rules: []string{
+		"ip daddr . meta l4proto . th dport vmap @" + mapServiceIPs,
+		"ip daddr @" + setNodePortIPs + " meta l4proto . th dport vmap @" + mapServiceNodePorts,
+	}}
+	clusterIPs := map[string]bool{}
+	for i := range ports {
+		sp := &ports[i]
+		if !clusterIPs[sp.ClusterIP] {
+			clusterIPs[sp.ClusterIP] = true
+			s := r.sets[setClusterIPs]
+			s.elements = append(s.elements, sp.ClusterIP)
+			r.sets[setClusterIPs] = s
+		}
+		r.addPort(n, sp)
+	}
+	return r
+}
+
+// hashName is a short stable hash of s, for unique chain names.
+func hashName(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base32.StdEncoding.EncodeToString(sum[:])[:8]
+}
+
+func proto(sp *servicePort) string { return strings.ToLower(string(sp.Protocol)) }
+
+func (r *ruleset) addPort(n node, sp *servicePort) {
+	id := sp.id()
+	h := hashName(id)
+	serviceChain, localChain, externalChain := "service-"+h+"-"+id, "local-"+h+"-"+id, "external-"+h+"-"+id
+	cluster, local := sp.clusterEndpoints(), sp.localEndpoints(n.Name)
+	port := strconv.Itoa(int(sp.Port))
+	masqueradeOffNode := fmt.Sprintf("ip daddr %s iifname != %q jump %s", sp.ClusterIP, n.Bridge, chainMarkMasq)
+	if len(cluster) > 0 {
+		r.chains[serviceChain] = chainSpec{rules: append([]string{masqueradeOffNode}, r.dispatch(sp, cluster)...)}
+	}
+	if len(local) > 0 && (sp.InternalLocal || sp.ExternalLocal && sp.hasExternal()) {
+		r.chains[localChain] = chainSpec{rules: append([]string{masqueradeOffNode}, r.dispatch(sp, local)...)}
+	}
+
+	// The cluster IP.
+	clusterKey := sp.ClusterIP + " . " + proto(sp) + " . " + port
+	switch {
+	case sp.InternalLocal && len(local) > 0:
+		r.maps[mapServiceIPs][clusterKey] = "goto " + localChain
+	case sp.InternalLocal && len(cluster) > 0:
+		// Endpoints exist, none here: dropped, as upstream.
+		r.maps[mapNoEndpointServices][clusterKey] = "drop"
+	case !sp.InternalLocal && len(cluster) > 0:
+		r.maps[mapServiceIPs][clusterKey] = "goto " + serviceChain
+	default:
+		r.maps[mapNoEndpointServices][clusterKey] = "goto " + chainReject
+	}
+
+	// Node ports, external and load balancer IPs.
+	if !sp.hasExternal() {
+		return
+	}
+	if len(cluster) == 0 {
+		for _, ip := range sp.ExternalIPs {
+			r.maps[mapNoEndpointServices][ip+" . "+proto(sp)+" . "+port] = "goto " + chainReject
+		}
+		if sp.NodePort != 0 {
+			r.maps[mapNoEndpointNodePort][proto(sp)+" . "+strconv.Itoa(int(sp.NodePort))] = "goto " + chainReject
+		}
+		return
+	}
+	var rules []string
+	if sp.ExternalLocal {
+		// Pods and the node itself reach every endpoint; traffic from
+		// elsewhere only this node's, keeping the client's address.
+		rules = append(rules,
+			fmt.Sprintf("iifname %q goto %s", n.Bridge, serviceChain),
+			"fib saddr type local jump "+chainMarkMasq,
+			"fib saddr type local goto "+serviceChain)
+		if len(local) > 0 {
+			rules = append(rules, "goto "+localChain)
+		} else {
+			rules = append(rules, "drop")
+		}
+	} else {
+		rules = append(rules, "jump "+chainMarkMasq, "goto "+serviceChain)
+	}
+	r.chains[externalChain] = chainSpec{rules: rules}
+	for _, ip := range sp.ExternalIPs {
+		r.maps[mapServiceIPs][ip+" . "+proto(sp)+" . "+port] = "goto " + externalChain
+	}
+	if sp.NodePort != 0 {
+		r.maps[mapServiceNodePorts][proto(sp)+" . "+strconv.Itoa(int(sp.NodePort))] = "goto " + externalChain
+	}
+}
+
+// dispatch returns the rules that send a new connection to one of eps
+// (and their endpoint chains, which it adds).
+func (r *ruleset) dispatch(sp *servicePort, eps []endpoint) []string {
+	var rules, targets []string
+	for _, e := range eps {
+		chain, set := r.addEndpoint(sp, e)
+		if set != "" {
+			// A client seen within the timeout returns to its endpoint.
+			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", set, chain))
+		}
+		targets = append(targets, chain)
+	}
+	if len(targets) == 1 {
+		return append(rules, "goto "+targets[0])
+	}
+	var pick string
+	switch sp.LoadBalance {
+	case LoadBalanceRoundRobin:
+		pick = "numgen inc mod " + strconv.Itoa(len(targets))
+	case LoadBalanceSourceHash:
+		pick = "jhash ip saddr mod " + strconv.Itoa(len(targets))
+	default:
+		pick = "numgen random mod " + strconv.Itoa(len(targets))
+	}
+	elems := make([]string, len(targets))
+	for i, t := range targets {
+		elems[i] = fmt.Sprintf("%d : goto %s", i, t)
+	}
+	return append(rules, pick+" vmap { "+strings.Join(elems, " , ")+" }")
+}
+
+// addEndpoint adds the chain that DNATs to e (and its affinity set) and
+// returns their names.
+func (r *ruleset) addEndpoint(sp *servicePort, e endpoint) (chain, set string) {
+	id := sp.id() + "__" + e.IP + "/" + strconv.Itoa(int(e.Port))
+	chain = "endpoint-" + hashName(id) + "-" + id
+	if sp.AffinitySeconds > 0 {
+		// The timeout is part of the name: a set's timeout cannot change.
+		set = "affinity-" + hashName(id+"@"+strconv.Itoa(int(sp.AffinitySeconds))) + "-" + id
+	}
+	if _, done := r.chains[chain]; done {
+		return chain, set
+	}
+	// Hairpin: a pod reaching itself through the Service sees the node.
+	rules := []string{fmt.Sprintf("ip saddr %s jump %s", e.IP, chainMarkMasq)}
+	if set != "" {
+		r.sets[set] = setSpec{typ: "ipv4_addr", dynamic: true, timeout: time.Duration(sp.AffinitySeconds) * time.Second}
+		rules = append(rules, fmt.Sprintf("update @%s { ip saddr }", set))
+	}
+	rules = append(rules, fmt.Sprintf("meta l4proto %s dnat to %s", proto(sp), e.String()))
+	r.chains[chain] = chainSpec{rules: rules}
+	return chain, set
+}

@@ -1,0 +1,29 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiffhq/skiff/kubelet"
+	"github.com/skiffhq/skiff/kubelet/network"
+	"github.com/skiffhq/skiff/proxy"
+)
+
+// runProxy runs the service proxy of the local node n, whose pods are on
+// bridge, until ctx ends; its rules stay for the next agent.
+func runProxy(ctx context.Context, client kubernetes.Interface, n kubelet.NodeConfig, bridge string) error {
+	var ips []string
+	for _, a := range n.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			ips = append(ips, a.Address)
+		}
+	}
+	p, err := proxy.New(proxy.Config{Client: client, NodeName: n.Name, Bridge: bridge, Table: network.ServicesTableName(bridge), NodePortIPs: ips})
+	if err != nil {
+		return fmt.Errorf("%w (install nftables: hack/install-deps.sh)", err)
+	}
+	return p.Run(ctx)
+}
