@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/skiffhq/skiff/controllers/clusterdns"
 	"github.com/skiffhq/skiff/controllers/cronjob"
 	"github.com/skiffhq/skiff/controllers/daemonset"
 	"github.com/skiffhq/skiff/controllers/deployment"
@@ -51,6 +52,9 @@ type Options struct {
 	OrphanQuarantine time.Duration
 	// Clock drives every time-dependent loop; tests inject a fake one.
 	Clock clock.WithTicker
+	// ClusterDNSIP is the cluster IP of the kube-dns Service; without it
+	// that Service is not kept.
+	ClusterDNSIP net.IP
 	// RootCA is the cluster CA bundle (PEM) published in every namespace
 	// as kube-root-ca.crt; without it that publisher does not run.
 	RootCA []byte
@@ -62,7 +66,7 @@ type Options struct {
 
 // Names lists the control loops New can run.
 var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "daemonset", "statefulset", "job", "cronjob", "endpoints",
-	"serviceaccount", "rootca", "namespace", "garbagecollector", "servicelb"}
+	"serviceaccount", "rootca", "namespace", "garbagecollector", "servicelb", "clusterdns"}
 
 // enabled applies the Controllers selection to one name.
 func (o *Options) enabled(name string) bool {
@@ -165,6 +169,12 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		}},
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
 		{"servicelb", func() error { return servicelb.Setup(mgr) }},
+		{"clusterdns", func() error {
+			if o.ClusterDNSIP == nil {
+				return nil
+			}
+			return clusterdns.Setup(mgr, o.ClusterDNSIP)
+		}},
 		{"garbagecollector", func() error {
 			gc, err := garbagecollector.New(cfg)
 			if err != nil {

@@ -89,6 +89,10 @@ type Config struct {
 	// its objects are never modified. Without it the host watches the
 	// pods bound to its nodes itself.
 	Pods cache.SharedIndexInformer
+	// ClusterDomain is the cluster's DNS domain (cluster.local). Pods with
+	// dnsPolicy ClusterFirst resolve with the kube-system/kube-dns
+	// Service's cluster IP when it exists.
+	ClusterDomain string
 }
 
 // Host runs the nodes of a Config.
@@ -109,6 +113,9 @@ type Host struct {
 	volState  *volumeState
 	// preStopped are pods whose preStop hooks ran.
 	preStopped map[types.UID]bool
+	// dns is the cluster DNS last looked up, and when.
+	dns   ClusterDNS
+	dnsAt time.Time
 }
 
 type podRef struct {
@@ -138,6 +145,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	if cfg.StatusReportInterval <= 0 {
 		cfg.StatusReportInterval = 5 * time.Minute
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = "cluster.local"
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = max(16, len(cfg.Nodes))
@@ -698,6 +708,9 @@ func (h *Host) startContainer(ctx context.Context, n *node, pod *corev1.Pod, a s
 		if a.target != "" {
 			sctx = WithProcessTarget(sctx, a.target)
 		}
+		if !n.cfg.Simulated {
+			sctx = WithClusterDNS(sctx, h.clusterDNS(ctx))
+		}
 		err = n.cfg.Runtime.StartContainer(sctx, pod, c, a.attempt, ms)
 	}
 	var se *StartError
@@ -873,4 +886,42 @@ func truncateTimes(st *corev1.PodStatus) {
 			states(&list[i].LastTerminationState)
 		}
 	}
+}
+
+// dnsService names the cluster DNS Service, as upstream installers do.
+var dnsService = types.NamespacedName{Namespace: "kube-system", Name: "kube-dns"}
+
+// clusterDNSCacheTime is how long a looked-up cluster DNS is used.
+const clusterDNSCacheTime = 10 * time.Second
+
+// clusterDNS is the cluster DNS for pods, from the kube-dns Service
+// (no servers when it does not exist: pods then use the node's).
+func (h *Host) clusterDNS(ctx context.Context) ClusterDNS {
+	now := h.cfg.Clock.Now()
+	h.mu.Lock()
+	if !h.dnsAt.IsZero() && now.Sub(h.dnsAt) < clusterDNSCacheTime {
+		d := h.dns
+		h.mu.Unlock()
+		return d
+	}
+	h.mu.Unlock()
+	d := ClusterDNS{Domain: h.cfg.ClusterDomain}
+	svc, err := h.cfg.Client.CoreV1().Services(dnsService.Namespace).Get(ctx, dnsService.Name, metav1.GetOptions{})
+	if err == nil {
+		for _, ip := range svc.Spec.ClusterIPs {
+			if ip != "" && ip != corev1.ClusterIPNone {
+				d.Servers = append(d.Servers, ip)
+			}
+		}
+	} else if !apierrors.IsNotFound(err) {
+		// Not known now: keep what was known, and ask again next time.
+		klog.FromContext(ctx).V(2).Info("looking up the cluster DNS Service", "err", err)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.dns
+	}
+	h.mu.Lock()
+	h.dns, h.dnsAt = d, now
+	h.mu.Unlock()
+	return d
 }

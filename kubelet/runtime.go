@@ -146,3 +146,24 @@ func ProcessTarget(ctx context.Context) string {
 	s, _ := ctx.Value(processTargetKey{}).(string)
 	return s
 }
+
+// ClusterDNS is what pods with dnsPolicy ClusterFirst resolve with: the
+// cluster DNS Service's addresses and the cluster domain.
+type ClusterDNS struct {
+	Servers []string
+	Domain  string
+}
+
+type clusterDNSKey struct{}
+
+// WithClusterDNS hands the cluster's DNS settings to StartContainer.
+func WithClusterDNS(ctx context.Context, d ClusterDNS) context.Context {
+	return context.WithValue(ctx, clusterDNSKey{}, d)
+}
+
+// ClusterDNSFrom is what WithClusterDNS put in ctx (no servers when the
+// cluster has no DNS).
+func ClusterDNSFrom(ctx context.Context) ClusterDNS {
+	d, _ := ctx.Value(clusterDNSKey{}).(ClusterDNS)
+	return d
+}

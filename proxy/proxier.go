@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +13,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -43,7 +47,19 @@ type Config struct {
 	// safeguard (default 1 hour).
 	FullSyncPeriod time.Duration
 	Clock          clock.WithTicker
+	// DNSAddress is where the node's cluster DNS listens ("IP:PORT"; none
+	// when empty). It is published on the Node (DNSAddressAnnotation), from
+	// which the kube-dns Service's endpoints are made.
+	DNSAddress string
+	// ClusterDomain is the cluster's DNS domain (DefaultClusterDomain).
+	ClusterDomain string
+	// ResolvConf names the node's resolver configuration, whose servers
+	// answer names outside the cluster (default /etc/resolv.conf).
+	ResolvConf string
 }
+
+// DNSAddressAnnotation on a Node is where its cluster DNS listens.
+const DNSAddressAnnotation = "skiff.dev/dns-address"
 
 // Proxier keeps the node's table in step with the cluster's Services.
 type Proxier struct {
@@ -64,6 +80,17 @@ type Proxier struct {
 func New(cfg Config) (*Proxier, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = DefaultClusterDomain
+	}
+	if cfg.ResolvConf == "" {
+		cfg.ResolvConf = "/etc/resolv.conf"
+	}
+	if cfg.DNSAddress != "" {
+		if err := ListenAddress(cfg.DNSAddress); err != nil {
+			return nil, fmt.Errorf("cluster DNS address %q: %w", cfg.DNSAddress, err)
+		}
 	}
 	if cfg.FullSyncPeriod <= 0 {
 		cfg.FullSyncPeriod = time.Hour
@@ -115,6 +142,19 @@ func (p *Proxier) Run(ctx context.Context) error {
 		}
 	}
 	logger.Info("service proxy running", "table", p.cfg.Table)
+	dnsErr := make(chan error, 1)
+	if p.cfg.DNSAddress != "" {
+		r := newResolver(p.cfg.ClusterDomain, p.services, p.slices, hostResolvers(p.cfg.ResolvConf), logger.WithName("dns"))
+		l, err := r.listen(p.cfg.DNSAddress)
+		if err != nil {
+			return err
+		}
+		go func() { dnsErr <- l.serve(ctx) }()
+		logger.Info("cluster DNS serving", "address", p.cfg.DNSAddress, "domain", p.cfg.ClusterDomain, "upstream", r.upstream)
+		if err := p.announceDNS(ctx, p.cfg.DNSAddress); err != nil {
+			return err
+		}
+	}
 	p.kick()
 	full := p.cfg.Clock.NewTicker(p.cfg.FullSyncPeriod)
 	defer full.Stop()
@@ -124,6 +164,8 @@ func (p *Proxier) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-dnsErr:
+			return err
 		case <-full.C():
 			p.applier.last = nil
 		case <-p.trigger:
@@ -231,4 +273,20 @@ func enableBridgeNetfilter(logger klog.Logger) {
 		}
 		logger.Error(err, "enabling bridge netfilter")
 	}
+}
+
+// announceDNS publishes where the node's cluster DNS listens on its Node.
+func (p *Proxier) announceDNS(ctx context.Context, addr string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{DNSAddressAnnotation: addr}}})
+	if err != nil {
+		return err
+	}
+	return wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := p.cfg.Client.CoreV1().Nodes().Patch(ctx, p.cfg.NodeName, types.MergePatchType, patch, metav1.PatchOptions{})
+		if err != nil {
+			klog.FromContext(ctx).V(2).Info("publishing the cluster DNS address on the node; retrying", "err", err)
+			return false, nil
+		}
+		return true, nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -27,7 +28,12 @@ import (
 func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, dataDir string, rootCA []byte, settled func()) error {
 	_, clusterCIDR, _ := net.ParseCIDR(o.ClusterCIDR)
 	g, ctx := errgroup.WithContext(ctx)
-	mgr, err := controllers.New(cfg, controllers.Options{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, RootCA: rootCA})
+	dnsIP, err := ClusterDNSIP(o.ServiceClusterIPRange)
+	if err != nil {
+		return err
+	}
+	mgr, err := controllers.New(cfg, controllers.Options{ClusterCIDR: clusterCIDR, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, RootCA: rootCA,
+		ClusterDNSIP: dnsIP})
 	if err != nil {
 		return fmt.Errorf("controllers: %w", err)
 	}
@@ -87,7 +93,7 @@ func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, dataDir
 					return err
 				}
 				g.Go(func() error { return syncPodRoutes(ctx, client, n.Name) })
-				g.Go(func() error { return runProxy(ctx, client, n, o.PodBridge) })
+				g.Go(func() error { return runProxy(ctx, client, n, o.PodBridge, o.ClusterDNSPort) })
 			}
 		}
 		g.Go(func() error {
@@ -156,4 +162,21 @@ func (o *Options) nodeHost(cfg *rest.Config, pods toolscache.SharedIndexInformer
 		})
 	}
 	return kubelet.New(kubelet.Config{Client: client, Nodes: nodes, Clock: clk, Pods: pods, VolumesDir: volumesDir})
+}
+
+// ClusterDNSIP is the kube-dns Service's address: the tenth of the
+// service range (10.96.0.10 in 10.96.0.0/12), as kubeadm chooses it.
+func ClusterDNSIP(serviceCIDR string) (net.IP, error) {
+	prefix, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("--service-cluster-ip-range %q: %w", serviceCIDR, err)
+	}
+	addr := prefix.Masked().Addr()
+	for range 10 {
+		addr = addr.Next()
+	}
+	if !prefix.Contains(addr) {
+		return nil, fmt.Errorf("--service-cluster-ip-range %q has no tenth address for the DNS Service", serviceCIDR)
+	}
+	return net.IP(addr.AsSlice()), nil
 }

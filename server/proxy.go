@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
@@ -14,14 +16,18 @@ import (
 
 // runProxy runs the service proxy of the local node n, whose pods are on
 // bridge, until ctx ends; its rules stay for the next agent.
-func runProxy(ctx context.Context, client kubernetes.Interface, n kubelet.NodeConfig, bridge string) error {
+func runProxy(ctx context.Context, client kubernetes.Interface, n kubelet.NodeConfig, bridge string, dnsPort int) error {
 	var ips []string
 	for _, a := range n.Addresses {
 		if a.Type == corev1.NodeInternalIP {
 			ips = append(ips, a.Address)
 		}
 	}
-	p, err := proxy.New(proxy.Config{Client: client, NodeName: n.Name, Bridge: bridge, Table: network.ServicesTableName(bridge), NodePortIPs: ips})
+	cfg := proxy.Config{Client: client, NodeName: n.Name, Bridge: bridge, Table: network.ServicesTableName(bridge), NodePortIPs: ips}
+	if dnsPort > 0 && len(ips) > 0 {
+		cfg.DNSAddress = net.JoinHostPort(ips[0], strconv.Itoa(dnsPort))
+	}
+	p, err := proxy.New(cfg)
 	if err != nil {
 		return fmt.Errorf("%w (install nftables: hack/install-deps.sh)", err)
 	}

@@ -68,6 +68,9 @@ type Options struct {
 	// KubeletPort is where the local node's agent serves logs, exec,
 	// attach and port-forward (HTTPS, all addresses).
 	KubeletPort int
+	// ClusterDNSPort is where the local node's agent serves cluster DNS,
+	// on the node's address (0: it does not).
+	ClusterDNSPort int
 }
 
 // NewOptions returns the defaults of `skiff server`.
@@ -75,7 +78,7 @@ func NewOptions() *Options {
 	return &Options{DataDir: ".skiff", BindAddress: "127.0.0.1", SecurePort: 6443, ServiceClusterIPRange: "10.96.0.0/12",
 		ClusterCIDR: "10.244.0.0/16", NodeMonitorGracePeriod: 40 * time.Second,
 		SimNodeCPU: "8", SimNodeMemory: "32Gi", SimNodePods: 110, Runtime: RuntimeContainerd, PodBridge: network.DefaultBridge,
-		KubeletPort: 10250}
+		KubeletPort: 10250, ClusterDNSPort: 53}
 }
 
 // Paths of the files in the data directory that users and agents read.

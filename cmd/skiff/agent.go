@@ -54,5 +54,6 @@ server).`,
 	fs.StringVar(&o.ContainerRuntimeEndpoint, "container-runtime-endpoint", o.ContainerRuntimeEndpoint, "a running containerd to use instead of starting one under --data-dir")
 	fs.StringVar(&o.PodBridge, "pod-bridge", o.PodBridge, "name of the node's pod network bridge")
 	fs.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "HTTPS port of the node agent (logs, exec, attach, port-forward)")
+	fs.IntVar(&o.ClusterDNSPort, "cluster-dns-port", o.ClusterDNSPort, "port on the node's address where the node agent serves cluster DNS, the kube-dns Service's endpoint (0: none)")
 	return cmd
 }

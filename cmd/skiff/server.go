@@ -49,6 +49,7 @@ func newServerCommand() *cobra.Command {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the local node (default: the hostname)")
 	fs.StringVar(&o.PodBridge, "pod-bridge", o.PodBridge, "name of the local node's pod network bridge")
 	fs.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "HTTPS port of the local node agent (logs, exec, attach, port-forward)")
+	fs.IntVar(&o.ClusterDNSPort, "cluster-dns-port", o.ClusterDNSPort, "port on the node's address where the local node's agent serves cluster DNS, the kube-dns Service's endpoint (0: none)")
 	return cmd
 }
 

@@ -8,11 +8,13 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiffhq/skiff/kubelet"
 )
 
 // hostResolvConf is the node's resolver configuration, which pods with
 // dnsPolicy Default use, and ClusterFirst ones while the cluster has no
-// DNS service (as upstream's kubelet without --cluster-dns).
+// DNS Service (as upstream's kubelet without --cluster-dns).
 var hostResolvConf = "/etc/resolv.conf"
 
 // podHostname is the pod's hostname, as upstream: spec.hostname or the
@@ -50,10 +52,13 @@ func hostsFile(pod *corev1.Pod, ips []string) string {
 	return b.String()
 }
 
-// resolvConf is the pod's /etc/resolv.conf: the node's for dnsPolicy
-// Default and ClusterFirst (no cluster DNS yet), nothing but dnsConfig
-// for None, with dnsConfig merged in as upstream merges it.
-func resolvConf(pod *corev1.Pod) (string, error) {
+// resolvConf is the pod's /etc/resolv.conf, as upstream's kubelet writes
+// it: for dnsPolicy ClusterFirst (ClusterFirstWithHostNet on the host
+// network) the cluster DNS with the pod's search list and ndots:5, then
+// the node's search domains; the node's own for Default (and for
+// ClusterFirst when the cluster has no DNS); nothing but dnsConfig for
+// None; dnsConfig merged in as upstream merges it.
+func resolvConf(pod *corev1.Pod, cluster kubelet.ClusterDNS) (string, error) {
 	var servers, searches, options []string
 	if pod.Spec.DNSPolicy != corev1.DNSNone {
 		data, err := os.ReadFile(hostResolvConf)
@@ -74,6 +79,12 @@ func resolvConf(pod *corev1.Pod) (string, error) {
 				options = append(options, f[1:]...)
 			}
 		}
+	}
+	if usesClusterDNS(pod) && len(cluster.Servers) > 0 {
+		d := cluster.Domain
+		servers = cluster.Servers
+		searches = append([]string{pod.Namespace + ".svc." + d, "svc." + d, d}, searches...)
+		options = []string{"ndots:5"}
 	}
 	if cfg := pod.Spec.DNSConfig; cfg != nil {
 		servers = append(servers, cfg.Nameservers...)
@@ -103,6 +114,18 @@ func resolvConf(pod *corev1.Pod) (string, error) {
 	return b.String(), nil
 }
 
+// usesClusterDNS says whether the pod's DNS policy asks for the cluster's
+// DNS.
+func usesClusterDNS(pod *corev1.Pod) bool {
+	switch pod.Spec.DNSPolicy {
+	case corev1.DNSClusterFirstWithHostNet:
+		return true
+	case corev1.DNSClusterFirst, "":
+		return !pod.Spec.HostNetwork
+	}
+	return false
+}
+
 func dropOption(opts []string, name string) []string {
 	out := opts[:0:0]
 	for _, o := range opts {
@@ -127,12 +150,12 @@ func unique(list []string) []string {
 
 // etcMounts writes the pod's hosts, hostname and resolv.conf into its
 // directory and returns the bind mounts that put them in a container.
-func (r *Runtime) etcMounts(pod *corev1.Pod, ips []string) ([]specs.Mount, error) {
+func (r *Runtime) etcMounts(pod *corev1.Pod, ips []string, cluster kubelet.ClusterDNS) ([]specs.Mount, error) {
 	dir := r.podDir(pod.UID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	resolv, err := resolvConf(pod)
+	resolv, err := resolvConf(pod, cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -150,4 +173,22 @@ func (r *Runtime) etcMounts(pod *corev1.Pod, ips []string) ([]specs.Mount, error
 		mounts = append(mounts, specs.Mount{Destination: "/etc/" + name, Type: "bind", Source: path, Options: []string{"rbind", "rprivate", "rw"}})
 	}
 	return mounts, nil
+}
+
+// resolvMount writes a host-network pod's resolv.conf (for
+// ClusterFirstWithHostNet) and returns its bind mount.
+func (r *Runtime) resolvMount(pod *corev1.Pod, cluster kubelet.ClusterDNS) (specs.Mount, error) {
+	dir := r.podDir(pod.UID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return specs.Mount{}, err
+	}
+	resolv, err := resolvConf(pod, cluster)
+	if err != nil {
+		return specs.Mount{}, err
+	}
+	path := filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(path, []byte(resolv), 0o644); err != nil {
+		return specs.Mount{}, err
+	}
+	return specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: path, Options: []string{"rbind", "rprivate", "rw"}}, nil
 }

@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiffhq/skiff/kubelet"
 )
 
 func TestHostsFile(t *testing.T) {
@@ -29,17 +31,30 @@ func TestResolvConf(t *testing.T) {
 		t.Fatal(err)
 	}
 	two := "2"
+	cluster := kubelet.ClusterDNS{Servers: []string{"10.96.0.10"}, Domain: "cluster.local"}
 	for _, tc := range []struct {
-		policy corev1.DNSPolicy
-		cfg    *corev1.PodDNSConfig
-		want   string
+		policy  corev1.DNSPolicy
+		host    bool
+		cluster kubelet.ClusterDNS
+		cfg     *corev1.PodDNSConfig
+		want    string
 	}{
-		{corev1.DNSDefault, nil, "nameserver 10.0.0.53\nsearch corp.example\noptions ndots:1 timeout:2\n"},
-		{corev1.DNSClusterFirst, &corev1.PodDNSConfig{Searches: []string{"extra.example"}, Options: []corev1.PodDNSConfigOption{{Name: "ndots", Value: &two}}},
+		{corev1.DNSDefault, false, cluster, nil, "nameserver 10.0.0.53\nsearch corp.example\noptions ndots:1 timeout:2\n"},
+		// No cluster DNS: the node's, with dnsConfig merged.
+		{corev1.DNSClusterFirst, false, kubelet.ClusterDNS{}, &corev1.PodDNSConfig{Searches: []string{"extra.example"}, Options: []corev1.PodDNSConfigOption{{Name: "ndots", Value: &two}}},
 			"nameserver 10.0.0.53\nsearch corp.example extra.example\noptions timeout:2 ndots:2\n"},
-		{corev1.DNSNone, &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1"}}, "nameserver 1.1.1.1\n"},
+		{corev1.DNSClusterFirst, false, cluster, nil,
+			"nameserver 10.96.0.10\nsearch ns.svc.cluster.local svc.cluster.local cluster.local corp.example\noptions ndots:5\n"},
+		{corev1.DNSClusterFirst, false, cluster, &corev1.PodDNSConfig{Options: []corev1.PodDNSConfigOption{{Name: "ndots", Value: &two}, {Name: "edns0"}}},
+			"nameserver 10.96.0.10\nsearch ns.svc.cluster.local svc.cluster.local cluster.local corp.example\noptions ndots:2 edns0\n"},
+		// On the host network ClusterFirst means the node's; ClusterFirstWithHostNet the cluster's.
+		{corev1.DNSClusterFirst, true, cluster, nil, "nameserver 10.0.0.53\nsearch corp.example\noptions ndots:1 timeout:2\n"},
+		{corev1.DNSClusterFirstWithHostNet, true, cluster, nil,
+			"nameserver 10.96.0.10\nsearch ns.svc.cluster.local svc.cluster.local cluster.local corp.example\noptions ndots:5\n"},
+		{corev1.DNSNone, false, cluster, &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1"}}, "nameserver 1.1.1.1\n"},
 	} {
-		got, err := resolvConf(&corev1.Pod{Spec: corev1.PodSpec{DNSPolicy: tc.policy, DNSConfig: tc.cfg}})
+		got, err := resolvConf(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"},
+			Spec: corev1.PodSpec{DNSPolicy: tc.policy, DNSConfig: tc.cfg, HostNetwork: tc.host}}, tc.cluster)
 		if err != nil || got != tc.want {
 			t.Errorf("%s: got %q (%v), want %q", tc.policy, got, err, tc.want)
 		}

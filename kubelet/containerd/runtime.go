@@ -415,13 +415,23 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *corev1.Pod, c *corev1
 	if len(env) > 0 {
 		opts = append(opts, oci.WithEnv(env))
 	}
+	cluster := kubelet.ClusterDNSFrom(ctx)
 	if pod.Spec.HostNetwork {
-		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf)
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile)
+		if usesClusterDNS(pod) && len(cluster.Servers) > 0 {
+			m, err := r.resolvMount(pod, cluster)
+			if err != nil {
+				return &kubelet.StartError{Reason: kubelet.ReasonCreateError, Message: fmt.Sprintf("writing the pod's /etc/resolv.conf: %v", err)}
+			}
+			opts = append(opts, oci.WithMounts([]specs.Mount{m}))
+		} else {
+			opts = append(opts, oci.WithHostResolvconf)
+		}
 	} else {
 		r.mu.Lock()
 		ips := r.ips[pod.UID]
 		r.mu.Unlock()
-		mounts, err := r.etcMounts(pod, ips)
+		mounts, err := r.etcMounts(pod, ips, cluster)
 		if err != nil {
 			return &kubelet.StartError{Reason: kubelet.ReasonCreateError, Message: fmt.Sprintf("writing the pod's /etc files: %v", err)}
 		}

@@ -39,6 +39,10 @@ func testJoinedAgent(t testing.TB, srv *testserver.Server, serverNode, bridge st
 	if err != nil {
 		t.Fatal(err)
 	}
+	dnsPort, err := testserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	node := fmt.Sprintf("joined-%d", os.Getpid()%100000)
 	agentDir := filepath.Join(dir, "agent")
 	testserver.ReapContainers(t, agentDir)
@@ -58,7 +62,7 @@ func testJoinedAgent(t testing.TB, srv *testserver.Server, serverNode, bridge st
 		t.Fatal(err)
 	}
 	agent := exec.Command(bin, "agent", "--server", server, "--token-file", filepath.Join(srv.DataDir, "token"), "--data-dir", agentDir,
-		"--node-name", node, "--pod-bridge", bridge, "--kubelet-port", fmt.Sprint(port))
+		"--node-name", node, "--pod-bridge", bridge, "--kubelet-port", fmt.Sprint(port), "--cluster-dns-port", fmt.Sprint(dnsPort))
 	agent.Stdout, agent.Stderr = log, log
 	agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := agent.Start(); err != nil {

@@ -520,6 +520,10 @@ spec:
 		k("delete", "pod", "badcmd", "badvol", "badsec", "--wait=true")
 	})
 
+	It("makes Services reachable by cluster IP, node port, load balancer and DNS name", func() {
+		testServices(GinkgoTB(), srv, node)
+	})
+
 	It("joins a second node with skiff agent", func() {
 		t := GinkgoTB()
 		joinedBridge := fmt.Sprintf("skj%d", id)

@@ -123,6 +123,15 @@ func StartIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
 		}
 		s.Args = append(s.Args, "--kubelet-port", strconv.Itoa(port))
 	}
+	if !slices.ContainsFunc(s.Args, func(a string) bool { return strings.HasPrefix(a, "--cluster-dns-port") }) {
+		// The node's DNS port, likewise (53 may be taken, or in use by
+		// another test's node on this machine).
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Args = append(s.Args, "--cluster-dns-port", strconv.Itoa(port))
+	}
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
