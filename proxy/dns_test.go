@@ -142,4 +142,3 @@ func TestResolverForwards(t *testing.T) {
 		t.Errorf("no upstream: %s", dns.RcodeToString[resp.Rcode])
 	}
 }
-
