@@ -11,36 +11,21 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	corev1api "github.com/skiffhq/skiff/apis/core/v1"
 )
 
-// LoadBalancerAnnotation chooses how a Service's new connections are
-// spread over its endpoints: random (the default, as kube-proxy),
-// round-robin, or source-hash (one client address, one endpoint).
-const LoadBalancerAnnotation = "proxy.skiff.dev/load-balancer"
-
-// The values of LoadBalancerAnnotation.
+// LoadBalancerAnnotation and its values, as the API validates them.
 const (
-	LoadBalanceRandom     = "random"
-	LoadBalanceRoundRobin = "round-robin"
-	LoadBalanceSourceHash = "source-hash"
+	LoadBalancerAnnotation = corev1api.LoadBalancerAnnotation
+	LoadBalanceRandom      = corev1api.LoadBalanceRandom
+	LoadBalanceRoundRobin  = corev1api.LoadBalanceRoundRobin
+	LoadBalanceSourceHash  = corev1api.LoadBalanceSourceHash
 )
 
 // ProxyNameLabel marks Services that another proxy implements, which
 // this one leaves alone, as kube-proxy does.
 const ProxyNameLabel = "service.kubernetes.io/service-proxy-name"
-
-// ValidateLoadBalancer checks the value of LoadBalancerAnnotation.
-func ValidateLoadBalancer(value string, path *field.Path) field.ErrorList {
-	supported := []string{LoadBalanceRandom, LoadBalanceRoundRobin, LoadBalanceSourceHash}
-	switch value {
-	case LoadBalanceRandom, LoadBalanceRoundRobin, LoadBalanceSourceHash:
-		return nil
-	case "least-connections", "least-conn", "lc":
-		return field.ErrorList{field.Invalid(path, value,
-			"least-connections needs IPVS, which this node's kernel lacks (skiff's proxy uses nftables); supported values: "+strings.Join(supported, ", "))}
-	}
-	return field.ErrorList{field.NotSupported(path, value, supported)}
-}
 
 // endpoint is one address of a Service port's backends.
 type endpoint struct {
@@ -142,7 +127,7 @@ func servicePorts(svc *corev1.Service, eps []*discoveryv1.EndpointSlice) ([]serv
 	var problems []problem
 	lb := LoadBalanceRandom
 	if v, ok := svc.Annotations[LoadBalancerAnnotation]; ok {
-		if errs := ValidateLoadBalancer(v, field.NewPath("metadata", "annotations").Key(LoadBalancerAnnotation)); len(errs) > 0 {
+		if errs := corev1api.ValidateLoadBalancer(v, field.NewPath("metadata", "annotations").Key(LoadBalancerAnnotation)); len(errs) > 0 {
 			problems = append(problems, problem{"UnsupportedLoadBalancer", errs.ToAggregate().Error() + "; using random"})
 		} else {
 			lb = v

@@ -388,6 +388,9 @@ func ValidateService(svc *corev1.Service) field.ErrorList {
 	if !supportedServiceTypes.Has(svc.Spec.Type) {
 		errs = append(errs, notSupported(spec.Child("type"), svc.Spec.Type, sets.List(supportedServiceTypes)))
 	}
+	if v, ok := svc.Annotations[LoadBalancerAnnotation]; ok {
+		errs = append(errs, ValidateLoadBalancer(v, field.NewPath("metadata", "annotations").Key(LoadBalancerAnnotation))...)
+	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		if svc.Spec.ExternalName == "" {
 			errs = append(errs, field.Required(spec.Child("externalName"), ""))

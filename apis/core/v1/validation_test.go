@@ -355,6 +355,22 @@ func TestValidateServiceLoadBalancerFields(t *testing.T) {
 		{"health check port with Cluster policy", svc(corev1.ServiceTypeLoadBalancer, func(s *corev1.ServiceSpec) { s.HealthCheckNodePort = 31000 }),
 			"spec.healthCheckNodePort: Invalid value: 31000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"},
 	}
+	annotated := func(v string) *corev1.Service {
+		s := svc(corev1.ServiceTypeClusterIP, func(*corev1.ServiceSpec) {})
+		s.Annotations = map[string]string{LoadBalancerAnnotation: v}
+		return s
+	}
+	cases = append(cases, []struct {
+		name string
+		svc  *corev1.Service
+		want string
+	}{
+		{"round-robin", annotated("round-robin"), ""},
+		{"least-connections", annotated("least-connections"),
+			`metadata.annotations[proxy.skiff.dev/load-balancer]: Invalid value: "least-connections": least-connections needs IPVS, which this node's kernel lacks`},
+		{"unknown balancing", annotated("fastest"),
+			`metadata.annotations[proxy.skiff.dev/load-balancer]: Unsupported value: "fastest": supported values: "random", "round-robin", "source-hash"`},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := ValidateService(tc.svc)
