@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -150,6 +151,13 @@ func (h *Host) tryPostStatus(ctx context.Context, n *node) error {
 			if old.Type == want[i].Type && old.Status == want[i].Status {
 				want[i].LastTransitionTime = old.LastTransitionTime
 			}
+		}
+	}
+	// Conditions of other writers (the service proxy's, a problem
+	// detector's) stay, as upstream's kubelet leaves them.
+	for _, old := range cur.Status.Conditions {
+		if !slices.ContainsFunc(want, func(c corev1.NodeCondition) bool { return c.Type == old.Type }) {
+			want = append(want, old)
 		}
 	}
 	node.Status.Conditions = want

@@ -74,10 +74,31 @@ type Proxier struct {
 	problems  map[string]string // service key → the problems last reported
 	lastSync  time.Time
 	syncCount int
+	// condition is the ServiceProxyReady message last written on the
+	// Node ("" when it said the rules are applied).
+	condition *string
 }
+
+// ConditionServiceProxyReady is the Node condition that says whether the
+// node's service rules are applied.
+const ConditionServiceProxyReady corev1.NodeConditionType = "ServiceProxyReady"
 
 // New checks that nftables can be used and returns the node's proxy.
 func New(cfg Config) (*Proxier, error) {
+	cfg.defaults()
+	if cfg.DNSAddress != "" {
+		if err := ListenAddress(cfg.DNSAddress); err != nil {
+			return nil, fmt.Errorf("cluster DNS address %q: %w", cfg.DNSAddress, err)
+		}
+	}
+	nft, err := knftables.New(knftables.IPv4Family, cfg.Table)
+	if err != nil {
+		return nil, fmt.Errorf("service proxy: nftables: %w", err)
+	}
+	return newProxier(cfg, nft), nil
+}
+
+func (cfg *Config) defaults() {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
@@ -87,19 +108,14 @@ func New(cfg Config) (*Proxier, error) {
 	if cfg.ResolvConf == "" {
 		cfg.ResolvConf = "/etc/resolv.conf"
 	}
-	if cfg.DNSAddress != "" {
-		if err := ListenAddress(cfg.DNSAddress); err != nil {
-			return nil, fmt.Errorf("cluster DNS address %q: %w", cfg.DNSAddress, err)
-		}
-	}
 	if cfg.FullSyncPeriod <= 0 {
 		cfg.FullSyncPeriod = time.Hour
 	}
-	nft, err := knftables.New(knftables.IPv4Family, cfg.Table)
-	if err != nil {
-		return nil, fmt.Errorf("service proxy: nftables: %w", err)
-	}
-	return &Proxier{cfg: cfg, applier: &applier{nft: nft}, trigger: make(chan struct{}, 1), problems: map[string]string{}}, nil
+}
+
+func newProxier(cfg Config, nft knftables.Interface) *Proxier {
+	cfg.defaults()
+	return &Proxier{cfg: cfg, applier: &applier{nft: nft}, trigger: make(chan struct{}, 1), problems: map[string]string{}}
 }
 
 func (p *Proxier) kick() {
@@ -175,9 +191,11 @@ func (p *Proxier) Run(ctx context.Context) error {
 			retry = min(max(2*retry, 500*time.Millisecond), 30*time.Second)
 			logger.Error(err, "syncing the service rules; retrying", "after", retry)
 			retryC = p.cfg.Clock.After(retry)
+			p.report(ctx, err.Error())
 			continue
 		}
 		retry, retryC = 0, nil
+		p.report(ctx, "")
 	}
 }
 
@@ -203,7 +221,7 @@ func (p *Proxier) Sync(ctx context.Context) error {
 		key := svc.Namespace + "/" + svc.Name
 		sps, problems := servicePorts(svc, bySvc[key])
 		ports = append(ports, sps...)
-		p.report(svc, problems)
+		p.reportService(svc, problems)
 	}
 	slices.SortFunc(ports, func(a, b servicePort) int { return strings.Compare(a.id(), b.id()) })
 	want := buildRules(node{Name: p.cfg.NodeName, Bridge: p.cfg.Bridge, NodePortIPs: p.cfg.NodePortIPs}, ports)
@@ -219,8 +237,8 @@ func (p *Proxier) Sync(ctx context.Context) error {
 	return nil
 }
 
-// report records a Warning event on svc when its problems change.
-func (p *Proxier) report(svc *corev1.Service, problems []problem) {
+// reportService records a Warning event on svc when its problems change.
+func (p *Proxier) reportService(svc *corev1.Service, problems []problem) {
 	key := svc.Namespace + "/" + svc.Name
 	var texts []string
 	for _, pr := range problems {
@@ -289,4 +307,28 @@ func (p *Proxier) announceDNS(ctx context.Context, addr string) error {
 		}
 		return true, nil
 	})
+}
+
+// report writes the ServiceProxyReady condition on the Node when it
+// changes: True once the rules are applied, False with the error of the
+// failed transaction (which left the previous rules in place).
+func (p *Proxier) report(ctx context.Context, failure string) {
+	if p.condition != nil && *p.condition == failure {
+		return
+	}
+	cond := corev1.NodeCondition{Type: ConditionServiceProxyReady, Status: corev1.ConditionTrue, Reason: "RulesApplied",
+		Message: "the node's service rules are applied", LastHeartbeatTime: metav1.NewTime(p.cfg.Clock.Now()),
+		LastTransitionTime: metav1.NewTime(p.cfg.Clock.Now())}
+	if failure != "" {
+		cond.Status, cond.Reason, cond.Message = corev1.ConditionFalse, "RulesNotApplied", "applying the service rules failed (retrying): "+failure
+	}
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []corev1.NodeCondition{cond}}})
+	if err != nil {
+		return
+	}
+	if _, err := p.cfg.Client.CoreV1().Nodes().PatchStatus(ctx, p.cfg.NodeName, patch); err != nil {
+		klog.FromContext(ctx).V(2).Info("writing the node's service proxy condition", "err", err)
+		return
+	}
+	p.condition = &failure
 }

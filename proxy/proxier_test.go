@@ -1,0 +1,121 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/knftables"
+
+	"github.com/skiffhq/skiff/test/testserver"
+)
+
+// flakyNFT fails every transaction while fail is set, as a kernel that
+// refuses them would.
+type flakyNFT struct {
+	*knftables.Fake
+	fail atomic.Bool
+}
+
+func (f *flakyNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
+	if f.fail.Load() {
+		return errors.New("injected: Could not process rule: Operation not permitted")
+	}
+	return f.Fake.Run(ctx, tx)
+}
+
+func nodeCondition(t *testing.T, c *fake.Clientset) (corev1.NodeCondition, bool) {
+	t.Helper()
+	n, err := c.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == ConditionServiceProxyReady {
+			return cond, true
+		}
+	}
+	return corev1.NodeCondition{}, false
+}
+
+// A failed transaction is retried and shown on the Node; a Service the
+// proxy cannot implement gets an Event and leaves the others alone;
+// changes reach the table.
+func TestProxierSyncsRetriesAndReports(t *testing.T) {
+	svcs, slices := fixture()
+	bad := service("default", "bad", "10.96.0.40", []corev1.ServicePort{{Name: "x", Port: 9, Protocol: "ICMP"}})
+	objs := []runtime.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}, bad}
+	for _, s := range svcs {
+		objs = append(objs, s)
+	}
+	for _, s := range slices {
+		objs = append(objs, s)
+	}
+	client := fake.NewClientset(objs...)
+	nft := &flakyNFT{Fake: knftables.NewFake(knftables.IPv4Family, "skiff-services")}
+	nft.fail.Store(true)
+	p := newProxier(Config{Client: client, NodeName: "n1", Bridge: "skiff0", Table: "skiff-services", NodePortIPs: []string{"192.168.1.10"}}, nft)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+
+	testserver.Eventually(t, 10*time.Second, func() error {
+		c, ok := nodeCondition(t, client)
+		if !ok || c.Status != corev1.ConditionFalse || c.Reason != "RulesNotApplied" || !strings.Contains(c.Message, "Operation not permitted") {
+			return fmt.Errorf("condition %+v", c)
+		}
+		return nil
+	})
+	if dump := nft.Dump(); strings.Contains(dump, "10.96.0.20") {
+		t.Fatalf("a failed transaction left rules:\n%s", dump)
+	}
+	nft.fail.Store(false)
+	testserver.Eventually(t, 10*time.Second, func() error {
+		c, ok := nodeCondition(t, client)
+		if !ok || c.Status != corev1.ConditionTrue || c.Reason != "RulesApplied" {
+			return fmt.Errorf("condition %+v", c)
+		}
+		return nil
+	})
+	if dump := nft.Dump(); !strings.Contains(dump, "10.96.0.20 . tcp . 80 : goto service-") {
+		t.Fatalf("the rules were not applied after the retry:\n%s", dump)
+	}
+	testserver.Eventually(t, 10*time.Second, func() error {
+		events, err := client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == "bad" && e.Reason == "UnsupportedProtocol" && e.Type == corev1.EventTypeWarning {
+				return nil
+			}
+		}
+		return fmt.Errorf("no UnsupportedProtocol event for the bad Service among %d events", len(events.Items))
+	})
+
+	// A new endpoint is live in the table.
+	s := slice("default", "empty", map[string]int32{"": 80}, ready("10.244.0.50", "n1"))
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Eventually(t, 10*time.Second, func() error {
+		if dump := nft.Dump(); !strings.Contains(dump, "dnat to 10.244.0.50:80") || strings.Contains(dump, "10.96.0.21 . tcp . 80 : goto reject-chain") {
+			return errors.New("the new endpoint is not in the table")
+		}
+		return nil
+	})
+}
