@@ -109,7 +109,7 @@ func (a *applier) full(want *ruleset, ex existing) *knftables.Transaction {
 		if !s.dynamic {
 			tx.Flush(setObject(name, s))
 			for _, e := range s.elements {
-				tx.Add(&knftables.Element{Set: name, Key: []string{e}})
+				tx.Add(&knftables.Element{Set: name, Key: strings.Split(e, " . ")})
 			}
 		}
 	}
@@ -158,14 +158,15 @@ func (a *applier) incremental(want *ruleset) *knftables.Transaction {
 		if s.dynamic {
 			continue
 		}
+		now, before := toSet(s.elements), toSet(old.elements)
 		for _, e := range old.elements {
-			if !slices.Contains(s.elements, e) {
-				tx.Delete(&knftables.Element{Set: name, Key: []string{e}})
+			if !now[e] {
+				tx.Delete(&knftables.Element{Set: name, Key: strings.Split(e, " . ")})
 			}
 		}
 		for _, e := range s.elements {
-			if !slices.Contains(old.elements, e) {
-				tx.Add(&knftables.Element{Set: name, Key: []string{e}})
+			if !before[e] {
+				tx.Add(&knftables.Element{Set: name, Key: strings.Split(e, " . ")})
 			}
 		}
 	}
@@ -217,4 +218,12 @@ func (a *applier) incremental(want *ruleset) *knftables.Transaction {
 		}
 	}
 	return tx
+}
+
+func toSet(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, e := range list {
+		m[e] = true
+	}
+	return m
 }

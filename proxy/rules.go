@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,10 @@ const (
 	mapNoEndpointNodePort = "no-endpoint-nodeports"
 	setClusterIPs         = "cluster-ips"
 	setNodePortIPs        = "nodeport-ips"
+	// setHairpin holds "IP . IP" for every endpoint: a connection an
+	// endpoint makes to itself through a Service is masqueraded, so that
+	// the reply comes back through the node.
+	setHairpin = "hairpin"
 
 	// masqueradeBit marks packets to masquerade on their way out, the bit
 	// kube-proxy uses.
@@ -87,6 +93,7 @@ func buildRules(n node, ports []servicePort) *ruleset {
 		sets: map[string]setSpec{
 			setClusterIPs:  {typ: "ipv4_addr"},
 			setNodePortIPs: {typ: "ipv4_addr", elements: append([]string(nil), n.NodePortIPs...)},
+			setHairpin:     {typ: "ipv4_addr . ipv4_addr"},
 		},
 	}
 	for name := range r.mapTypes {
@@ -114,7 +121,7 @@ func buildRules(n node, ports []servicePort) *ruleset {
 	r.chains[chainNatOutput] = chainSpec{base: baseChain(chainNatOutput, knftables.NATType, knftables.OutputHook, knftables.DNATPriority),
 		rules: []string{"jump " + chainServices}}
 	r.chains[chainNatPostrouing] = chainSpec{base: baseChain(chainNatPostrouing, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority),
-		rules: []string{"jump " + chainMasquerading}}
+		rules: []string{"ip saddr . ip daddr @" + setHairpin + " jump " + chainMarkMasq, "jump " + chainMasquerading}}
 	r.chains[chainMarkMasq] = chainSpec{rules: []string{"meta mark set meta mark | " + masqueradeBit}}
 	r.chains[chainMasquerading] = chainSpec{rules: []string{
 		"meta mark & " + masqueradeBit + " == 0 return",
@@ -125,18 +132,28 @@ func buildRules(n node, ports []servicePort) *ruleset {
 		"ip daddr . meta l4proto . th dport vmap @" + mapServiceIPs,
 		"ip daddr @" + setNodePortIPs + " meta l4proto . th dport vmap @" + mapServiceNodePorts,
 	}}
-	clusterIPs := map[string]bool{}
+	clusterIPs, endpointIPs := map[string]bool{}, map[string]bool{}
 	for i := range ports {
 		sp := &ports[i]
-		if !clusterIPs[sp.ClusterIP] {
-			clusterIPs[sp.ClusterIP] = true
-			s := r.sets[setClusterIPs]
-			s.elements = append(s.elements, sp.ClusterIP)
-			r.sets[setClusterIPs] = s
+		clusterIPs[sp.ClusterIP] = true
+		for _, e := range sp.Endpoints {
+			endpointIPs[e.IP] = true
 		}
 		r.addPort(n, sp)
 	}
+	r.setElements(setClusterIPs, slices.Sorted(maps.Keys(clusterIPs)))
+	var pairs []string
+	for _, ip := range slices.Sorted(maps.Keys(endpointIPs)) {
+		pairs = append(pairs, ip+" . "+ip)
+	}
+	r.setElements(setHairpin, pairs)
 	return r
+}
+
+func (r *ruleset) setElements(name string, elements []string) {
+	s := r.sets[name]
+	s.elements = elements
+	r.sets[name] = s
 }
 
 // hashName is a short stable hash of s, for unique chain names.
@@ -213,56 +230,63 @@ func (r *ruleset) addPort(n node, sp *servicePort) {
 	}
 }
 
-// dispatch returns the rules that send a new connection to one of eps
-// (and their endpoint chains, which it adds).
+// dispatch returns the rules that send a new connection to one of eps:
+// a cascade in which rule i takes 1/(n-i) of what reaches it (as
+// kube-proxy's iptables mode does), so every endpoint gets 1/n. The
+// choice is random, round-robin (each rule's counter advances with the
+// connections that reach it: exact turns) or a hash of the client's
+// address. Plain rules, not anonymous maps: nft creates those one by one
+// with a scan of the table's sets, which made 5,000 Services take
+// seconds to load. With session affinity each endpoint has a chain that
+// remembers its clients.
 func (r *ruleset) dispatch(sp *servicePort, eps []endpoint) []string {
-	var rules, targets []string
-	for _, e := range eps {
-		chain, set := r.addEndpoint(sp, e)
-		if set != "" {
-			// A client seen within the timeout returns to its endpoint.
-			rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", set, chain))
+	var rules []string
+	actions := make([]string, len(eps))
+	for i, e := range eps {
+		if sp.AffinitySeconds == 0 {
+			actions[i] = fmt.Sprintf("meta l4proto %s dnat to %s", proto(sp), e)
+			continue
 		}
-		targets = append(targets, chain)
+		chain, set := r.addEndpoint(sp, e)
+		// A client seen within the timeout returns to its endpoint.
+		rules = append(rules, fmt.Sprintf("ip saddr @%s goto %s", set, chain))
+		actions[i] = "goto " + chain
 	}
-	if len(targets) == 1 {
-		return append(rules, "goto "+targets[0])
+	for i, action := range actions {
+		left := len(actions) - i
+		if left == 1 {
+			rules = append(rules, action)
+			break
+		}
+		var pick string
+		switch sp.LoadBalance {
+		case LoadBalanceRoundRobin:
+			pick = fmt.Sprintf("numgen inc mod %d", left)
+		case LoadBalanceSourceHash:
+			// A seed per rule keeps the rules' choices independent.
+			pick = fmt.Sprintf("jhash ip saddr mod %d seed 0x%x", left, i+1)
+		default:
+			pick = fmt.Sprintf("numgen random mod %d", left)
+		}
+		rules = append(rules, pick+" == 0 "+action)
 	}
-	var pick string
-	switch sp.LoadBalance {
-	case LoadBalanceRoundRobin:
-		pick = "numgen inc mod " + strconv.Itoa(len(targets))
-	case LoadBalanceSourceHash:
-		pick = "jhash ip saddr mod " + strconv.Itoa(len(targets))
-	default:
-		pick = "numgen random mod " + strconv.Itoa(len(targets))
-	}
-	elems := make([]string, len(targets))
-	for i, t := range targets {
-		elems[i] = fmt.Sprintf("%d : goto %s", i, t)
-	}
-	return append(rules, pick+" vmap { "+strings.Join(elems, " , ")+" }")
+	return rules
 }
 
-// addEndpoint adds the chain that DNATs to e (and its affinity set) and
-// returns their names.
+// addEndpoint adds the chain that remembers a client and DNATs to e, and
+// its affinity set, and returns their names.
 func (r *ruleset) addEndpoint(sp *servicePort, e endpoint) (chain, set string) {
 	id := sp.id() + "__" + e.IP + "/" + strconv.Itoa(int(e.Port))
 	chain = "endpoint-" + hashName(id) + "-" + id
-	if sp.AffinitySeconds > 0 {
-		// The timeout is part of the name: a set's timeout cannot change.
-		set = "affinity-" + hashName(id+"@"+strconv.Itoa(int(sp.AffinitySeconds))) + "-" + id
-	}
+	// The timeout is part of the name: a set's timeout cannot change.
+	set = "affinity-" + hashName(id+"@"+strconv.Itoa(int(sp.AffinitySeconds))) + "-" + id
 	if _, done := r.chains[chain]; done {
 		return chain, set
 	}
-	// Hairpin: a pod reaching itself through the Service sees the node.
-	rules := []string{fmt.Sprintf("ip saddr %s jump %s", e.IP, chainMarkMasq)}
-	if set != "" {
-		r.sets[set] = setSpec{typ: "ipv4_addr", dynamic: true, timeout: time.Duration(sp.AffinitySeconds) * time.Second}
-		rules = append(rules, fmt.Sprintf("update @%s { ip saddr }", set))
-	}
-	rules = append(rules, fmt.Sprintf("meta l4proto %s dnat to %s", proto(sp), e.String()))
-	r.chains[chain] = chainSpec{rules: rules}
+	r.sets[set] = setSpec{typ: "ipv4_addr", dynamic: true, timeout: time.Duration(sp.AffinitySeconds) * time.Second}
+	r.chains[chain] = chainSpec{rules: []string{
+		fmt.Sprintf("update @%s { ip saddr }", set),
+		fmt.Sprintf("meta l4proto %s dnat to %s", proto(sp), e.String()),
+	}}
 	return chain, set
 }
