@@ -72,11 +72,11 @@ type Proxier struct {
 	applier *applier
 	trigger chan struct{}
 
-	services  corelisters.ServiceLister
-	slices    discoverylisters.EndpointSliceLister
-	recorder  record.EventRecorder
-	mu        sync.Mutex
-	problems  map[string]string // service key → the problems last reported
+	services corelisters.ServiceLister
+	slices   discoverylisters.EndpointSliceLister
+	recorder record.EventRecorder
+	mu       sync.Mutex
+	problems map[string]string // service key → the problems last reported
 	// condition is the ServiceProxyReady message last written on the
 	// Node ("" when it said the rules are applied).
 	condition *string
