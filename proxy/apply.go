@@ -15,18 +15,18 @@ import (
 // only what changed since the last applied ruleset.
 type applier struct {
 	nft  knftables.Interface
-	last *ruleset
+	last *state
 }
 
 // apply makes the table hold want, all at once or not at all.
-func (a *applier) apply(ctx context.Context, want *ruleset) error {
+func (a *applier) apply(ctx context.Context, want *state) error {
 	var tx *knftables.Transaction
 	if a.last == nil {
 		existing, err := a.list(ctx)
 		if err != nil {
 			return err
 		}
-		tx = a.full(want, existing)
+		tx = a.full(want.flatten(), existing)
 	} else {
 		tx = a.incremental(want)
 	}
@@ -146,78 +146,128 @@ func (a *applier) full(want *ruleset, ex existing) *knftables.Transaction {
 	return tx
 }
 
-// incremental changes what differs between the last ruleset and want.
-func (a *applier) incremental(want *ruleset) *knftables.Transaction {
-	last := a.last
+// ops are a transaction's operations by phase: objects are created
+// before anything refers to them and deleted after nothing does.
+type ops struct {
+	create, rules, mapDeletes, mapAdds, elements []knftables.Object
+	staleChains, staleSets                      []string
+}
+
+// incremental changes what differs between the last state and want: the
+// fixed part, and the fragments of the Services that changed.
+func (a *applier) incremental(want *state) *knftables.Transaction {
+	var o ops
+	diffRuleset(a.last.fixed, want.fixed, &o)
+	empty := newRuleset()
+	for _, key := range slices.Sorted(maps.Keys(want.frags)) {
+		old, ok := a.last.frags[key]
+		if !ok {
+			old = empty
+		}
+		if old != want.frags[key] {
+			diffRuleset(old, want.frags[key], &o)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(a.last.frags)) {
+		if _, ok := want.frags[key]; !ok {
+			diffRuleset(a.last.frags[key], empty, &o)
+		}
+	}
 	tx := a.nft.NewTransaction()
-	for _, name := range slices.Sorted(maps.Keys(want.sets)) {
-		s, old := want.sets[name], last.sets[name]
-		if _, had := last.sets[name]; !had {
-			tx.Add(setObject(name, s))
+	for _, list := range [][]knftables.Object{o.create, o.rules, o.mapDeletes, o.mapAdds, o.elements} {
+		for _, obj := range list {
+			if op, ok := obj.(deleteOp); ok {
+				tx.Delete(op.Object)
+			} else if f, ok := obj.(flushOp); ok {
+				tx.Flush(f.Object)
+			} else {
+				tx.Add(obj)
+			}
+		}
+	}
+	slices.Sort(o.staleChains)
+	for _, name := range o.staleChains {
+		tx.Flush(&knftables.Chain{Name: name})
+	}
+	for _, name := range o.staleChains {
+		tx.Delete(&knftables.Chain{Name: name})
+	}
+	slices.Sort(o.staleSets)
+	for _, name := range o.staleSets {
+		tx.Delete(&knftables.Set{Name: name})
+	}
+	return tx
+}
+
+// deleteOp and flushOp mark operations other than add in an ops list.
+type deleteOp struct{ knftables.Object }
+type flushOp struct{ knftables.Object }
+
+// diffRuleset adds to o what turns old into now.
+func diffRuleset(old, now *ruleset, o *ops) {
+	for _, name := range slices.Sorted(maps.Keys(now.sets)) {
+		s, before := now.sets[name], old.sets[name]
+		if _, had := old.sets[name]; !had {
+			o.create = append(o.create, setObject(name, s))
 		}
 		if s.dynamic {
 			continue
 		}
-		now, before := toSet(s.elements), toSet(old.elements)
-		for _, e := range old.elements {
-			if !now[e] {
-				tx.Delete(&knftables.Element{Set: name, Key: strings.Split(e, " . ")})
+		nowSet, beforeSet := toSet(s.elements), toSet(before.elements)
+		for _, e := range before.elements {
+			if !nowSet[e] {
+				o.elements = append(o.elements, deleteOp{&knftables.Element{Set: name, Key: strings.Split(e, " . ")}})
 			}
 		}
 		for _, e := range s.elements {
-			if !before[e] {
-				tx.Add(&knftables.Element{Set: name, Key: strings.Split(e, " . ")})
+			if !beforeSet[e] {
+				o.elements = append(o.elements, &knftables.Element{Set: name, Key: strings.Split(e, " . ")})
 			}
 		}
 	}
-	names := slices.Sorted(maps.Keys(want.chains))
+	names := slices.Sorted(maps.Keys(now.chains))
 	for _, name := range names {
-		if _, had := last.chains[name]; !had {
-			a.addChain(tx, name, want.chains[name])
-		}
-	}
-	for _, name := range names {
-		spec, old := want.chains[name], last.chains[name]
-		if _, had := last.chains[name]; had {
-			if slices.Equal(spec.rules, old.rules) {
-				continue
+		spec, before := now.chains[name], old.chains[name]
+		_, had := old.chains[name]
+		if !had {
+			if spec.base != nil {
+				c := *spec.base
+				o.create = append(o.create, &c)
+			} else {
+				o.create = append(o.create, &knftables.Chain{Name: name})
 			}
-			tx.Flush(&knftables.Chain{Name: name})
+		} else if slices.Equal(spec.rules, before.rules) {
+			continue
+		} else {
+			o.rules = append(o.rules, flushOp{&knftables.Chain{Name: name}})
 		}
-		addRules(tx, name, spec.rules)
+		for _, r := range spec.rules {
+			o.rules = append(o.rules, &knftables.Rule{Chain: name, Rule: r})
+		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(want.maps)) {
-		now, old := want.maps[name], last.maps[name]
-		for _, k := range slices.Sorted(maps.Keys(old)) {
-			if v, ok := now[k]; !ok || v != old[k] {
-				tx.Delete(element(name, k, ""))
+	for _, name := range slices.Sorted(maps.Keys(now.maps)) {
+		entries, before := now.maps[name], old.maps[name]
+		for _, k := range slices.Sorted(maps.Keys(before)) {
+			if v, ok := entries[k]; !ok || v != before[k] {
+				o.mapDeletes = append(o.mapDeletes, deleteOp{element(name, k, "")})
 			}
 		}
-		for _, k := range slices.Sorted(maps.Keys(now)) {
-			if v, ok := old[k]; !ok || v != now[k] {
-				tx.Add(element(name, k, now[k]))
+		for _, k := range slices.Sorted(maps.Keys(entries)) {
+			if v, ok := before[k]; !ok || v != entries[k] {
+				o.mapAdds = append(o.mapAdds, element(name, k, entries[k]))
 			}
 		}
 	}
-	var stale []string
-	for name := range last.chains {
-		if _, ok := want.chains[name]; !ok {
-			stale = append(stale, name)
+	for name := range old.chains {
+		if _, ok := now.chains[name]; !ok {
+			o.staleChains = append(o.staleChains, name)
 		}
 	}
-	slices.Sort(stale)
-	for _, name := range stale {
-		tx.Flush(&knftables.Chain{Name: name})
-	}
-	for _, name := range stale {
-		tx.Delete(&knftables.Chain{Name: name})
-	}
-	for _, name := range slices.Sorted(maps.Keys(last.sets)) {
-		if _, ok := want.sets[name]; !ok {
-			tx.Delete(&knftables.Set{Name: name})
+	for name := range old.sets {
+		if _, ok := now.sets[name]; !ok {
+			o.staleSets = append(o.staleSets, name)
 		}
 	}
-	return tx
 }
 
 func toSet(list []string) map[string]bool {

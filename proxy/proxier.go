@@ -77,6 +77,8 @@ type Proxier struct {
 	recorder record.EventRecorder
 	mu       sync.Mutex
 	problems map[string]string // service key → the problems last reported
+	// cache holds the Services' fragments of the last applied sync.
+	cache map[string]cachedService
 	// condition is the ServiceProxyReady message last written on the
 	// Node ("" when it said the rules are applied).
 	condition *string
@@ -220,25 +222,63 @@ func (p *Proxier) Sync(ctx context.Context) error {
 			bySvc[key] = append(bySvc[key], s)
 		}
 	}
-	var ports []servicePort
+	n := node{Name: p.cfg.NodeName, Bridge: p.cfg.Bridge, NodePortIPs: p.cfg.NodePortIPs}
+	want := &state{frags: make(map[string]*ruleset, len(svcs))}
+	cache := make(map[string]cachedService, len(svcs))
+	ports := 0
 	for _, svc := range svcs {
 		key := svc.Namespace + "/" + svc.Name
-		sps, problems := servicePorts(svc, bySvc[key])
-		ports = append(ports, sps...)
-		p.reportService(svc, problems)
+		// A Service whose object and slices are as at the last sync keeps
+		// its fragment, which the applier then skips.
+		version := versionOf(svc, bySvc[key])
+		c, ok := p.cache[key]
+		if !ok || c.version != version || version == "" {
+			sps, problems := servicePorts(svc, bySvc[key])
+			p.reportService(svc, problems)
+			c = cachedService{version: version, frag: serviceRules(n, sps), ports: len(sps)}
+		}
+		cache[key] = c
+		ports += c.ports
+		if len(c.frag.chains) > 0 || len(c.frag.clusterIPs) > 0 {
+			want.frags[key] = c.frag
+		}
 	}
-	slices.SortFunc(ports, func(a, b servicePort) int { return strings.Compare(a.id(), b.id()) })
-	want := buildRules(node{Name: p.cfg.NodeName, Bridge: p.cfg.Bridge, NodePortIPs: p.cfg.NodePortIPs}, ports)
+	want.fixed = fixedRules(n, want.frags)
 	full := p.applier.last == nil
 	if err := p.applier.apply(ctx, want); err != nil {
 		return err
 	}
+	p.cache = cache
 	end := p.cfg.Clock.Now()
-	klog.FromContext(ctx).V(4).Info("service rules applied", "ports", len(ports), "full", full, "took", end.Sub(start))
+	klog.FromContext(ctx).V(4).Info("service rules applied", "ports", ports, "full", full, "took", end.Sub(start))
 	if p.cfg.OnSync != nil {
-		p.cfg.OnSync(start, end, full, len(ports))
+		p.cfg.OnSync(start, end, full, ports)
 	}
 	return nil
+}
+
+// cachedService is a Service's fragment as last computed.
+type cachedService struct {
+	version string
+	frag    *ruleset
+	ports   int
+}
+
+// versionOf identifies a Service's object and slices as they are.
+// ("" when an object has no resourceVersion: never reused).
+func versionOf(svc *corev1.Service, sls []*discoveryv1.EndpointSlice) string {
+	if svc.ResourceVersion == "" {
+		return ""
+	}
+	parts := make([]string, 0, len(sls)+1)
+	for _, s := range sls {
+		if s.ResourceVersion == "" {
+			return ""
+		}
+		parts = append(parts, s.Name+"="+s.ResourceVersion)
+	}
+	slices.Sort(parts)
+	return svc.ResourceVersion + ";" + strings.Join(parts, ",")
 }
 
 // reportService records a Warning event on svc when its problems change.

@@ -78,26 +78,97 @@ type ruleset struct {
 	maps     map[string]map[string]string
 	mapTypes map[string]string
 	sets     map[string]setSpec
+	// clusterIPs and endpointIPs (those on this node) of a Service's
+	// fragment, for the fixed sets.
+	clusterIPs, endpointIPs []string
 }
 
 func baseChain(name string, typ knftables.BaseChainType, hook knftables.BaseChainHook, prio knftables.BaseChainPriority) *knftables.Chain {
 	return &knftables.Chain{Name: name, Type: &typ, Hook: &hook, Priority: &prio}
 }
 
-// buildRules computes the table's content for node and ports.
-func buildRules(n node, ports []servicePort) *ruleset {
+// newRuleset is an empty ruleset with the table's maps.
+func newRuleset() *ruleset {
 	r := &ruleset{
 		chains:   map[string]chainSpec{},
 		maps:     map[string]map[string]string{},
 		mapTypes: map[string]string{mapServiceIPs: ipPortProto, mapNoEndpointServices: ipPortProto, mapServiceNodePorts: portProto, mapNoEndpointNodePort: portProto},
-		sets: map[string]setSpec{
-			setClusterIPs:  {typ: "ipv4_addr"},
-			setNodePortIPs: {typ: "ipv4_addr", elements: append([]string(nil), n.NodePortIPs...)},
-			setHairpin:     {typ: "ipv4_addr . ipv4_addr"},
-		},
+		sets:     map[string]setSpec{},
 	}
 	for name := range r.mapTypes {
 		r.maps[name] = map[string]string{}
+	}
+	return r
+}
+
+// state is the table's desired content: the fixed chains and sets, and
+// one fragment per Service (its chains, map entries and affinity sets),
+// which a sync rebuilds only for the Services that changed.
+type state struct {
+	fixed *ruleset
+	frags map[string]*ruleset
+}
+
+// buildState computes the table's content for node and ports.
+func buildState(n node, ports []servicePort) *state {
+	st := &state{frags: map[string]*ruleset{}}
+	byService := map[string][]servicePort{}
+	for _, sp := range ports {
+		key := sp.Service.String()
+		byService[key] = append(byService[key], sp)
+	}
+	for key, sps := range byService {
+		st.frags[key] = serviceRules(n, sps)
+	}
+	st.fixed = fixedRules(n, st.frags)
+	return st
+}
+
+// buildRules is the whole table as one ruleset.
+func buildRules(n node, ports []servicePort) *ruleset { return buildState(n, ports).flatten() }
+
+// flatten merges the fixed part and the fragments.
+func (st *state) flatten() *ruleset {
+	r := newRuleset()
+	for _, part := range append([]*ruleset{st.fixed}, slices.Collect(maps.Values(st.frags))...) {
+		maps.Copy(r.chains, part.chains)
+		maps.Copy(r.sets, part.sets)
+		for name, entries := range part.maps {
+			maps.Copy(r.maps[name], entries)
+		}
+	}
+	return r
+}
+
+// serviceRules computes one Service's fragment from its ports.
+func serviceRules(n node, ports []servicePort) *ruleset {
+	r := newRuleset()
+	endpointIPs := map[string]bool{}
+	for i := range ports {
+		sp := &ports[i]
+		if !slices.Contains(r.clusterIPs, sp.ClusterIP) {
+			r.clusterIPs = append(r.clusterIPs, sp.ClusterIP)
+		}
+		for _, e := range sp.Endpoints {
+			// Hairpin only happens for endpoints on this node.
+			if e.NodeName == n.Name && !endpointIPs[e.IP] {
+				endpointIPs[e.IP] = true
+				r.endpointIPs = append(r.endpointIPs, e.IP)
+			}
+		}
+		r.addPort(n, sp)
+	}
+	return r
+}
+
+// fixedRules computes the table's fixed chains and its sets of cluster
+// IPs, node port addresses and hairpin pairs, from the fragments.
+func fixedRules(n node, frags map[string]*ruleset) *ruleset {
+	r := newRuleset()
+	r.sets = map[string]setSpec{
+		setClusterIPs:  {typ: "ipv4_addr"},
+		setNodePortIPs: {typ: "ipv4_addr", elements: append([]string(nil), n.NodePortIPs...)},
+		setHairpin:     {typ: "ipv4_addr . ipv4_addr"},
 	}
 	filterPrio := knftables.BaseChainPriority("filter - 10")
 	r.chains[chainFilterInput] = chainSpec{base: baseChain(chainFilterInput, knftables.FilterType, knftables.InputHook, filterPrio),
@@ -129,17 +200,20 @@ func buildRules(n node, ports []servicePort) *ruleset {
 		"masquerade fully-random",
 	}}
 	r.chains[chainServices] = chainSpec{rules: []string{
+		// Traffic to a cluster IP that does not come from this node's pods
+		// leaves masqueraded, so that replies come back through the node.
+		fmt.Sprintf("ip daddr @%s iifname != %q jump %s", setClusterIPs, n.Bridge, chainMarkMasq),
 		"ip daddr . meta l4proto . th dport vmap @" + mapServiceIPs,
 		"ip daddr @" + setNodePortIPs + " meta l4proto . th dport vmap @" + mapServiceNodePorts,
 	}}
 	clusterIPs, endpointIPs := map[string]bool{}, map[string]bool{}
-	for i := range ports {
-		sp := &ports[i]
-		clusterIPs[sp.ClusterIP] = true
-		for _, e := range sp.Endpoints {
-			endpointIPs[e.IP] = true
+	for _, f := range frags {
+		for _, ip := range f.clusterIPs {
+			clusterIPs[ip] = true
 		}
-		r.addPort(n, sp)
+		for _, ip := range f.endpointIPs {
+			endpointIPs[ip] = true
+		}
 	}
 	r.setElements(setClusterIPs, slices.Sorted(maps.Keys(clusterIPs)))
 	var pairs []string
@@ -170,12 +244,11 @@ func (r *ruleset) addPort(n node, sp *servicePort) {
 	serviceChain, localChain, externalChain := "service-"+h+"-"+id, "local-"+h+"-"+id, "external-"+h+"-"+id
 	cluster, local := sp.clusterEndpoints(), sp.localEndpoints(n.Name)
 	port := strconv.Itoa(int(sp.Port))
-	masqueradeOffNode := fmt.Sprintf("ip daddr %s iifname != %q jump %s", sp.ClusterIP, n.Bridge, chainMarkMasq)
 	if len(cluster) > 0 {
-		r.chains[serviceChain] = chainSpec{rules: append([]string{masqueradeOffNode}, r.dispatch(sp, cluster)...)}
+		r.chains[serviceChain] = chainSpec{rules: r.dispatch(sp, cluster)}
 	}
 	if len(local) > 0 && (sp.InternalLocal || sp.ExternalLocal && sp.hasExternal()) {
-		r.chains[localChain] = chainSpec{rules: append([]string{masqueradeOffNode}, r.dispatch(sp, local)...)}
+		r.chains[localChain] = chainSpec{rules: r.dispatch(sp, local)}
 	}
 
 	// The cluster IP.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,17 +29,25 @@ func benchPorts(n int) []servicePort {
 func BenchmarkBuildRules5000(b *testing.B) {
 	ports := benchPorts(5000)
 	for b.Loop() {
-		buildRules(testNode, ports)
+		buildState(testNode, ports)
 	}
 }
 
 // BenchmarkIncremental5000 is a sync's work in Go after one endpoint
-// changed at 5,000 Services: the rules and the transaction of the change.
+// changed at 5,000 Services: that Service's fragment, the fixed part and
+// the transaction of the change.
 func BenchmarkIncremental5000(b *testing.B) {
 	ports := benchPorts(5000)
-	a := &applier{nft: knftables.NewFake(knftables.IPv4Family, "bench"), last: buildRules(testNode, ports)}
+	last := buildState(testNode, ports)
+	a := &applier{nft: knftables.NewFake(knftables.IPv4Family, "bench"), last: last}
 	ports[42].Endpoints[1].IP = "10.210.0.1"
+	key := ports[42].Service.String()
 	for b.Loop() {
-		a.incremental(buildRules(testNode, ports))
+		want := &state{frags: maps.Clone(last.frags)}
+		want.frags[key] = serviceRules(testNode, ports[42:43])
+		want.fixed = fixedRules(testNode, want.frags)
+		if tx := a.incremental(want); tx.NumOperations() == 0 {
+			b.Fatal("no change")
+		}
 	}
 }

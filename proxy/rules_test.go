@@ -153,8 +153,8 @@ func TestRulesGolden(t *testing.T) {
 	svcs, slices := fixture()
 	fake := knftables.NewFake(knftables.IPv4Family, "skiff-services")
 	a := &applier{nft: fake}
-	want := buildRules(testNode, model(t, svcs, slices))
-	tx := a.full(want, existing{})
+	want := buildState(testNode, model(t, svcs, slices))
+	tx := a.full(want.flatten(), existing{})
 	golden(t, "full.nft", tx.String())
 	if err := fake.Run(context.Background(), tx); err != nil {
 		t.Fatalf("the fake nft refused the full transaction: %v", err)
@@ -164,7 +164,7 @@ func TestRulesGolden(t *testing.T) {
 	// Endpoints change: only their chains and map entries are touched.
 	slices[0] = slice("default", "web", map[string]int32{"http": 8080}, ready("10.244.0.5", "n1"), ready("10.244.0.16", "n1"))
 	slices[1] = slice("default", "sticky", map[string]int32{"": 80})
-	want2 := buildRules(testNode, model(t, svcs, slices))
+	want2 := buildState(testNode, model(t, svcs, slices))
 	tx2 := a.incremental(want2)
 	golden(t, "incremental.nft", tx2.String())
 	if err := fake.Run(context.Background(), tx2); err != nil {
@@ -172,7 +172,7 @@ func TestRulesGolden(t *testing.T) {
 	}
 	// Nothing changed: nothing to do.
 	a.last = want2
-	if tx3 := a.incremental(buildRules(testNode, model(t, svcs, slices))); tx3.NumOperations() != 0 {
+	if tx3 := a.incremental(buildState(testNode, model(t, svcs, slices))); tx3.NumOperations() != 0 {
 		t.Errorf("an unchanged ruleset gives operations:\n%s", tx3)
 	}
 	dump := fake.Dump()
@@ -227,12 +227,12 @@ func TestRulesApplyToKernel(t *testing.T) {
 	}
 	svcs, slices := fixture()
 	a := &applier{nft: nft}
-	if err := a.apply(ctx, buildRules(testNode, model(t, svcs, slices))); err != nil {
+	if err := a.apply(ctx, buildState(testNode, model(t, svcs, slices))); err != nil {
 		t.Fatal(err)
 	}
 	slices[0] = slice("default", "web", map[string]int32{"http": 8080}, ready("10.244.0.5", "n1"), ready("10.244.0.16", "n1"))
 	slices[1] = slice("default", "sticky", map[string]int32{"": 80})
-	changed := buildRules(testNode, model(t, svcs, slices))
+	changed := buildState(testNode, model(t, svcs, slices))
 	if err := a.apply(ctx, changed); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestRulesApplyToKernel(t *testing.T) {
 	// stale chains in it.
 	svcs = svcs[:1]
 	restarted := &applier{nft: nft}
-	if err := restarted.apply(ctx, buildRules(testNode, model(t, svcs, slices))); err != nil {
+	if err := restarted.apply(ctx, buildState(testNode, model(t, svcs, slices))); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
