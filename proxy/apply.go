@@ -108,7 +108,7 @@ func (a *applier) full(want *ruleset, ex existing) *knftables.Transaction {
 		tx.Add(setObject(name, s))
 		if !s.dynamic {
 			tx.Flush(setObject(name, s))
-			for _, e := range s.elements {
+			for _, e := range slices.Sorted(maps.Keys(s.elements)) {
 				tx.Add(&knftables.Element{Set: name, Key: strings.Split(e, " . ")})
 			}
 		}
@@ -213,16 +213,24 @@ func diffRuleset(old, now *ruleset, o *ops) {
 		if s.dynamic {
 			continue
 		}
-		nowSet, beforeSet := toSet(s.elements), toSet(before.elements)
-		for _, e := range before.elements {
-			if !nowSet[e] {
-				o.elements = append(o.elements, deleteOp{&knftables.Element{Set: name, Key: strings.Split(e, " . ")}})
+		var gone, added []string
+		for e := range before.elements {
+			if !s.elements[e] {
+				gone = append(gone, e)
 			}
 		}
-		for _, e := range s.elements {
-			if !beforeSet[e] {
-				o.elements = append(o.elements, &knftables.Element{Set: name, Key: strings.Split(e, " . ")})
+		for e := range s.elements {
+			if !before.elements[e] {
+				added = append(added, e)
 			}
+		}
+		slices.Sort(gone)
+		slices.Sort(added)
+		for _, e := range gone {
+			o.elements = append(o.elements, deleteOp{&knftables.Element{Set: name, Key: strings.Split(e, " . ")}})
+		}
+		for _, e := range added {
+			o.elements = append(o.elements, &knftables.Element{Set: name, Key: strings.Split(e, " . ")})
 		}
 	}
 	names := slices.Sorted(maps.Keys(now.chains))

@@ -270,6 +270,9 @@ func versionOf(svc *corev1.Service, sls []*discoveryv1.EndpointSlice) string {
 	if svc.ResourceVersion == "" {
 		return ""
 	}
+	if len(sls) == 1 && sls[0].ResourceVersion != "" {
+		return svc.ResourceVersion + ";" + sls[0].Name + "=" + sls[0].ResourceVersion
+	}
 	parts := make([]string, 0, len(sls)+1)
 	for _, s := range sls {
 		if s.ResourceVersion == "" {

@@ -67,7 +67,7 @@ type setSpec struct {
 	typ      string
 	dynamic  bool
 	timeout  time.Duration
-	elements []string
+	elements map[string]bool
 }
 
 // ruleset is the table's desired content.
@@ -78,9 +78,9 @@ type ruleset struct {
 	maps     map[string]map[string]string
 	mapTypes map[string]string
 	sets     map[string]setSpec
-	// clusterIPs and endpointIPs (those on this node) of a Service's
-	// fragment, for the fixed sets.
-	clusterIPs, endpointIPs []string
+	// clusterIPs and hairpin pairs (of the endpoints on this node) of a
+	// Service's fragment, for the fixed sets.
+	clusterIPs, hairpin []string
 }
 
 func baseChain(name string, typ knftables.BaseChainType, hook knftables.BaseChainHook, prio knftables.BaseChainPriority) *knftables.Chain {
@@ -153,7 +153,7 @@ func serviceRules(n node, ports []servicePort) *ruleset {
 			// Hairpin only happens for endpoints on this node.
 			if e.NodeName == n.Name && !endpointIPs[e.IP] {
 				endpointIPs[e.IP] = true
-				r.endpointIPs = append(r.endpointIPs, e.IP)
+				r.hairpin = append(r.hairpin, e.IP+" . "+e.IP)
 			}
 		}
 		r.addPort(n, sp)
@@ -167,7 +167,7 @@ func fixedRules(n node, frags map[string]*ruleset) *ruleset {
 	r := newRuleset()
 	r.sets = map[string]setSpec{
 		setClusterIPs:  {typ: "ipv4_addr"},
-		setNodePortIPs: {typ: "ipv4_addr", elements: append([]string(nil), n.NodePortIPs...)},
+		setNodePortIPs: {typ: "ipv4_addr", elements: toSet(n.NodePortIPs)},
 		setHairpin:     {typ: "ipv4_addr . ipv4_addr"},
 	}
 	filterPrio := knftables.BaseChainPriority("filter - 10")
@@ -206,25 +206,21 @@ func fixedRules(n node, frags map[string]*ruleset) *ruleset {
 		"ip daddr . meta l4proto . th dport vmap @" + mapServiceIPs,
 		"ip daddr @" + setNodePortIPs + " meta l4proto . th dport vmap @" + mapServiceNodePorts,
 	}}
-	clusterIPs, endpointIPs := map[string]bool{}, map[string]bool{}
+	clusterIPs, pairs := make(map[string]bool, len(frags)), make(map[string]bool, 3*len(frags))
 	for _, f := range frags {
 		for _, ip := range f.clusterIPs {
 			clusterIPs[ip] = true
 		}
-		for _, ip := range f.endpointIPs {
-			endpointIPs[ip] = true
+		for _, pair := range f.hairpin {
+			pairs[pair] = true
 		}
 	}
-	r.setElements(setClusterIPs, slices.Sorted(maps.Keys(clusterIPs)))
-	var pairs []string
-	for _, ip := range slices.Sorted(maps.Keys(endpointIPs)) {
-		pairs = append(pairs, ip+" . "+ip)
-	}
+	r.setElements(setClusterIPs, clusterIPs)
 	r.setElements(setHairpin, pairs)
 	return r
 }
 
-func (r *ruleset) setElements(name string, elements []string) {
+func (r *ruleset) setElements(name string, elements map[string]bool) {
 	s := r.sets[name]
 	s.elements = elements
 	r.sets[name] = s
