@@ -150,7 +150,7 @@ func (a *applier) full(want *ruleset, ex existing) *knftables.Transaction {
 // before anything refers to them and deleted after nothing does.
 type ops struct {
 	create, rules, mapDeletes, mapAdds, elements []knftables.Object
-	staleChains, staleSets                      []string
+	staleChains, staleSets                       []string
 }
 
 // incremental changes what differs between the last state and want: the
