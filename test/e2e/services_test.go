@@ -105,6 +105,21 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: echo, labels: {app: echo}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: %[1]s, command: [nc, -ll, -p, "9000", -e, cat]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports: [{port: 9000}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: svcclient}
 spec:
   terminationGracePeriodSeconds: 1
@@ -291,6 +306,36 @@ func testServices(t testing.TB, srv *testserver.Server, node string) {
 		t.Errorf("load balancer %s:18081: %v %q", nodeIP, err, body)
 	}
 
+	// A connection through a Service outlives a restart of the server
+	// (and its proxy, which rewrites the whole table when it starts).
+	kt("wait", "--for=condition=Ready", "pod/echo", "--timeout=60s")
+	echoIP := kt("get", "service", "echo", "-o", "jsonpath={.spec.clusterIP}")
+	var conn net.Conn
+	eventually(t, 20*time.Second, func() error {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(echoIP, "9000"), 2*time.Second)
+		if err != nil {
+			return err
+		}
+		if err := echoLine(c, "before"); err != nil {
+			c.Close()
+			return err
+		}
+		conn = c
+		return nil
+	})
+	defer conn.Close()
+	srv.Restart(t)
+	eventually(t, 30*time.Second, func() error {
+		out, _ := srv.Kubectl("get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="ServiceProxyReady")].status}`)
+		if out != "True" {
+			return fmt.Errorf("ServiceProxyReady=%q after the restart", out)
+		}
+		return nil
+	})
+	if err := echoLine(conn, "after"); err != nil {
+		t.Fatalf("the connection through the Service broke across the restart: %v", err)
+	}
+
 	// No endpoints: refused at once, not timing out; back when they are.
 	kt("scale", "deployment", "svcweb", "--replicas=0")
 	eventually(t, 30*time.Second, func() error {
@@ -307,6 +352,24 @@ func testServices(t testing.TB, srv *testserver.Server, node string) {
 	})
 	kt("delete", "deployment", "svcweb", "--wait=true")
 	kt("delete", "statefulset", "db", "--wait=true")
-	kt("delete", "pod", "svcclient", "--wait=true")
-	kt("delete", "service", "svcweb", "svcweb-rr", "svcweb-sticky", "svcweb-np", "svcweb-lb", "alias", "db")
+	kt("delete", "pod", "svcclient", "echo", "--wait=true")
+	kt("delete", "service", "svcweb", "svcweb-rr", "svcweb-sticky", "svcweb-np", "svcweb-lb", "alias", "db", "echo")
+}
+
+// echoLine sends line on c and expects it back.
+func echoLine(c net.Conn, line string) error {
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return err
+	}
+	if _, err := c.Write([]byte(line + "\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, len(line)+1)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	if string(buf) != line+"\n" {
+		return fmt.Errorf("echoed %q, want %q", buf, line)
+	}
+	return nil
 }
