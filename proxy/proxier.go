@@ -77,6 +77,9 @@ type Proxier struct {
 	recorder record.EventRecorder
 	mu       sync.Mutex
 	problems map[string]string // service key → the problems last reported
+	// clearConntrack deletes the flows of removed UDP endpoints (a fake in
+	// tests).
+	clearConntrack func(staleUDP) (uint, error)
 	// cache holds the Services' fragments of the last applied sync.
 	cache map[string]cachedService
 	// condition is the ServiceProxyReady message last written on the
@@ -120,7 +123,8 @@ func (cfg *Config) defaults() {
 
 func newProxier(cfg Config, nft knftables.Interface) *Proxier {
 	cfg.defaults()
-	return &Proxier{cfg: cfg, applier: &applier{nft: nft}, trigger: make(chan struct{}, 1), problems: map[string]string{}}
+	return &Proxier{cfg: cfg, applier: &applier{nft: nft}, trigger: make(chan struct{}, 1), problems: map[string]string{},
+		clearConntrack: clearConntrack}
 }
 
 func (p *Proxier) kick() {
@@ -225,6 +229,7 @@ func (p *Proxier) Sync(ctx context.Context) error {
 	n := node{Name: p.cfg.NodeName, Bridge: p.cfg.Bridge, NodePortIPs: p.cfg.NodePortIPs}
 	want := &state{frags: make(map[string]*ruleset, len(svcs))}
 	cache := make(map[string]cachedService, len(svcs))
+	stale := staleUDP{}
 	ports := 0
 	for _, svc := range svcs {
 		key := svc.Namespace + "/" + svc.Name
@@ -235,7 +240,13 @@ func (p *Proxier) Sync(ctx context.Context) error {
 		if !ok || c.version != version || version == "" {
 			sps, problems := servicePorts(svc, bySvc[key])
 			p.reportService(svc, problems)
-			c = cachedService{version: version, frag: serviceRules(n, sps), ports: len(sps)}
+			old := c.udp
+			c = cachedService{version: version, frag: serviceRules(n, sps), ports: len(sps), udp: udpEndpoints(sps)}
+			for ep := range old {
+				if !c.udp[ep] {
+					stale[ep] = true
+				}
+			}
 		}
 		cache[key] = c
 		ports += c.ports
@@ -245,10 +256,28 @@ func (p *Proxier) Sync(ctx context.Context) error {
 	}
 	want.fixed = fixedRules(n, want.frags)
 	full := p.applier.last == nil
+	for key, c := range p.cache {
+		if _, ok := cache[key]; !ok {
+			for ep := range c.udp {
+				stale[ep] = true
+			}
+		}
+	}
 	if err := p.applier.apply(ctx, want); err != nil {
 		return err
 	}
 	p.cache = cache
+	// An endpoint still serving another Service keeps its flows.
+	for _, c := range cache {
+		for ep := range c.udp {
+			delete(stale, ep)
+		}
+	}
+	if n, err := p.clearConntrack(stale); err != nil {
+		klog.FromContext(ctx).Error(err, "clearing UDP flows of removed endpoints")
+	} else if n > 0 {
+		klog.FromContext(ctx).V(2).Info("cleared UDP flows of removed endpoints", "flows", n)
+	}
 	end := p.cfg.Clock.Now()
 	klog.FromContext(ctx).V(4).Info("service rules applied", "ports", ports, "full", full, "took", end.Sub(start))
 	if p.cfg.OnSync != nil {
@@ -262,6 +291,8 @@ type cachedService struct {
 	version string
 	frag    *ruleset
 	ports   int
+	// udp are the endpoints ("IP:port") of its UDP ports.
+	udp map[string]bool
 }
 
 // versionOf identifies a Service's object and slices as they are.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -63,6 +64,19 @@ func TestProxierSyncsRetriesAndReports(t *testing.T) {
 	nft := &flakyNFT{Fake: knftables.NewFake(knftables.IPv4Family, "skiff-services")}
 	nft.fail.Store(true)
 	p := newProxier(Config{Client: client, NodeName: "n1", Bridge: "skiff0", Table: "skiff-services", NodePortIPs: []string{"192.168.1.10"}}, nft)
+	var cleared atomic.Value
+	cleared.Store(staleUDP{})
+	p.clearConntrack = func(s staleUDP) (uint, error) {
+		all := staleUDP{}
+		for k := range cleared.Load().(staleUDP) {
+			all[k] = true
+		}
+		for k := range s {
+			all[k] = true
+		}
+		cleared.Store(all)
+		return uint(len(s)), nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -105,6 +119,36 @@ func TestProxierSyncsRetriesAndReports(t *testing.T) {
 			}
 		}
 		return fmt.Errorf("no UnsupportedProtocol event for the bad Service among %d events", len(events.Items))
+	})
+
+	// A UDP endpoint that goes has its flows cleared, once its rules are gone.
+	udp := service("default", "dns", "10.96.0.53", []corev1.ServicePort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}})
+	udpSlice := slice("default", "dns", nil, ready("10.244.0.60", "n1"), ready("10.244.0.61", "n1"))
+	udpSlice.Ports = []discoveryv1.EndpointPort{{Name: new("dns"), Port: new(int32(5353)), Protocol: new(corev1.ProtocolUDP)}}
+	if _, err := client.CoreV1().Services("default").Create(context.Background(), udp, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(context.Background(), udpSlice, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(nft.Dump(), "dnat to 10.244.0.61:5353") {
+			return errors.New("the UDP Service is not in the table")
+		}
+		return nil
+	})
+	udpSlice.Endpoints = udpSlice.Endpoints[:1]
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), udpSlice, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Eventually(t, 10*time.Second, func() error {
+		if got := cleared.Load().(staleUDP); !got["10.244.0.61:5353"] || got["10.244.0.60:5353"] {
+			return fmt.Errorf("cleared flows of %v, want those of 10.244.0.61:5353 only", got)
+		}
+		if strings.Contains(nft.Dump(), "10.244.0.61") {
+			return errors.New("the removed endpoint is still in the table")
+		}
+		return nil
 	})
 
 	// A new endpoint is live in the table.
