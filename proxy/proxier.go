@@ -141,6 +141,9 @@ func (p *Proxier) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx).WithName("proxy")
 	ctx = klog.NewContext(ctx, logger)
 	enableBridgeNetfilter(logger)
+	if err := enableLocalnet(p.cfg.NodePortIPs); err != nil {
+		logger.Error(err, "node ports on loopback need route_localnet")
+	}
 	factory := informers.NewSharedInformerFactory(p.cfg.Client, 0)
 	svcInf := factory.Core().V1().Services()
 	sliceInf := factory.Discovery().V1().EndpointSlices()

@@ -158,7 +158,7 @@ func (a *AgentOptions) Run(ctx context.Context) error {
 	})
 	if !n.Simulated {
 		g.Go(func() error { return syncPodRoutes(ctx, client, n.Name) })
-		g.Go(func() error { return runProxy(ctx, client, n, o.PodBridge, o.ClusterDNSPort) })
+		g.Go(func() error { return runProxy(ctx, client, n, o.PodBridge, o.ClusterDNSPort, o.NodePortAddresses) })
 	}
 	pair, err := tls.LoadX509KeyPair(pki.servingCert(), pki.servingKey())
 	if err != nil {

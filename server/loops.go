@@ -93,7 +93,7 @@ func (o *Options) runControlLoops(ctx context.Context, cfg *rest.Config, dataDir
 					return err
 				}
 				g.Go(func() error { return syncPodRoutes(ctx, client, n.Name) })
-				g.Go(func() error { return runProxy(ctx, client, n, o.PodBridge, o.ClusterDNSPort) })
+				g.Go(func() error { return runProxy(ctx, client, n, o.PodBridge, o.ClusterDNSPort, o.NodePortAddresses) })
 			}
 		}
 		g.Go(func() error {

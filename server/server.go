@@ -71,6 +71,9 @@ type Options struct {
 	// ClusterDNSPort is where the local node's agent serves cluster DNS,
 	// on the node's address (0: it does not).
 	ClusterDNSPort int
+	// NodePortAddresses are the CIDRs whose local addresses answer node
+	// ports (default: the node's InternalIP, as kube-proxy's "primary").
+	NodePortAddresses []string
 }
 
 // NewOptions returns the defaults of `skiff server`.

@@ -55,5 +55,6 @@ server).`,
 	fs.StringVar(&o.PodBridge, "pod-bridge", o.PodBridge, "name of the node's pod network bridge")
 	fs.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "HTTPS port of the node agent (logs, exec, attach, port-forward)")
 	fs.IntVar(&o.ClusterDNSPort, "cluster-dns-port", o.ClusterDNSPort, "port on the node's address where the node agent serves cluster DNS, the kube-dns Service's endpoint (0: none)")
+	fs.StringSliceVar(&o.NodePortAddresses, "nodeport-addresses", nil, "CIDRs whose addresses on this machine answer the node's node ports and LoadBalancer IPs (e.g. 0.0.0.0/0, or 127.0.0.0/8 for loopback too; default: the node's InternalIP)")
 	return cmd
 }

@@ -72,7 +72,8 @@ var _ = Describe("a node on containerd", Ordered, func() {
 		node = fmt.Sprintf("e2e-%d", id)
 		dataDir := t.TempDir()
 		testserver.ReapContainers(t, dataDir)
-		srv = testserver.StartIn(t, dataDir, "--runtime", "containerd", "--node-name", node, "--pod-bridge", bridge, "--cluster-cidr", "10.252.0.0/16")
+		srv = testserver.StartIn(t, dataDir, "--runtime", "containerd", "--node-name", node, "--pod-bridge", bridge, "--cluster-cidr", "10.252.0.0/16",
+			"--nodeport-addresses", "0.0.0.0/0")
 		kubectl := mustKubectl(t, srv)
 		k = func(args ...string) string {
 			t.Helper()

@@ -291,8 +291,11 @@ func testServices(t testing.TB, srv *testserver.Server, node string) {
 	// NodePort and LoadBalancer on the node's address.
 	nodeIP := kt("get", "node", node, "-o", `jsonpath={.status.addresses[?(@.type=="InternalIP")].address}`)
 	nodePort := kt("get", "service", "svcweb-np", "-o", "jsonpath={.spec.ports[0].nodePort}")
-	if body, err := get("http://" + net.JoinHostPort(nodeIP, nodePort) + "/"); err != nil || !slices.Contains(pods, body) {
-		t.Errorf("node port %s: %v %q", nodePort, err, body)
+	// On every address of the machine (--nodeport-addresses 0.0.0.0/0), loopback too.
+	for _, ip := range []string{nodeIP, "127.0.0.1"} {
+		if body, err := get("http://" + net.JoinHostPort(ip, nodePort) + "/"); err != nil || !slices.Contains(pods, body) {
+			t.Errorf("node port %s on %s: %v %q", nodePort, ip, err, body)
+		}
 	}
 	var ingress string
 	eventually(t, 20*time.Second, func() error {
