@@ -50,6 +50,9 @@ type servicePort struct {
 	ClusterIP string
 	// ExternalIPs are spec.externalIPs and the LoadBalancer ingress IPs.
 	ExternalIPs []string
+	// LoadBalancerIPs are the ingress IPs among them, and SourceRanges
+	// the clients allowed on those (all when empty).
+	LoadBalancerIPs, SourceRanges []string
 	// AffinitySeconds is the ClientIP affinity timeout, 0 without affinity.
 	AffinitySeconds int32
 	LoadBalance     string
@@ -139,10 +142,17 @@ func servicePorts(svc *corev1.Service, eps []*discoveryv1.EndpointSlice) ([]serv
 			external = append(external, a.String())
 		}
 	}
+	var lbIPs, ranges []string
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 		for _, ing := range svc.Status.LoadBalancer.Ingress {
 			if a, err := netip.ParseAddr(ing.IP); err == nil && a.Is4() && !slices.Contains(external, a.String()) {
 				external = append(external, a.String())
+				lbIPs = append(lbIPs, a.String())
+			}
+		}
+		for _, r := range svc.Spec.LoadBalancerSourceRanges {
+			if p, err := netip.ParsePrefix(strings.TrimSpace(r)); err == nil && p.Addr().Is4() {
+				ranges = append(ranges, p.Masked().String())
 			}
 		}
 	}
@@ -164,6 +174,7 @@ func servicePorts(svc *corev1.Service, eps []*discoveryv1.EndpointSlice) ([]serv
 		sp := servicePort{
 			Service: types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name},
 			Name:    p.Name, Protocol: p.Protocol, Port: p.Port, ClusterIP: clusterIP, ExternalIPs: external,
+			LoadBalancerIPs: lbIPs, SourceRanges: ranges,
 			AffinitySeconds: affinity, LoadBalance: lb,
 			ExternalLocal: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
 			InternalLocal: svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal,

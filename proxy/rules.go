@@ -275,6 +275,12 @@ func (r *ruleset) addPort(n node, sp *servicePort) {
 		return
 	}
 	var rules []string
+	if len(sp.SourceRanges) > 0 && len(sp.LoadBalancerIPs) > 0 {
+		// loadBalancerSourceRanges: other clients of the load balancer
+		// IPs are dropped (node ports stay open, as upstream).
+		rules = append(rules, fmt.Sprintf("ip daddr { %s } ip saddr != { %s } drop",
+			strings.Join(sp.LoadBalancerIPs, ", "), strings.Join(sp.SourceRanges, ", ")))
+	}
 	if sp.ExternalLocal {
 		// Pods and the node itself reach every endpoint; traffic from
 		// elsewhere only this node's, keeping the client's address.
