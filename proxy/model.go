@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	corev1api "github.com/skiffhq/skiff/apis/core/v1"
@@ -183,6 +184,10 @@ func servicePorts(svc *corev1.Service, eps []*discoveryv1.EndpointSlice) ([]serv
 			sp.NodePort = p.NodePort
 		}
 		sp.Endpoints = endpointsFor(eps, p.Name, p.Protocol)
+		if len(sp.Endpoints) == 0 && p.TargetPort.Type == intstr.String && selectsPods(eps) {
+			problems = append(problems, problem{"UnresolvedTargetPort",
+				fmt.Sprintf("port %d: no selected pod has a container port named %q; connections are refused", p.Port, p.TargetPort.StrVal)})
+		}
 		out = append(out, sp)
 	}
 	return out, problems
@@ -241,4 +246,14 @@ func endpointsFor(list []*discoveryv1.EndpointSlice, name string, protocol corev
 	}
 	slices.SortFunc(out, func(a, b endpoint) int { return strings.Compare(a.String(), b.String()) })
 	return out
+}
+
+// selectsPods says whether the slices list any endpoint at all.
+func selectsPods(list []*discoveryv1.EndpointSlice) bool {
+	for _, s := range list {
+		if len(s.Endpoints) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -128,6 +128,8 @@ func fixture() ([]*corev1.Service, []*discoveryv1.EndpointSlice) {
 			s.Spec.InternalTrafficPolicy = &local
 		}),
 		service("default", "draining", "10.96.0.28", []corev1.ServicePort{tcp("", 80)}),
+		service("default", "multi", "10.96.0.29", []corev1.ServicePort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP},
+			{Name: "assoc", Port: 3868, Protocol: corev1.ProtocolSCTP}}),
 		service("default", "headless", "None", []corev1.ServicePort{tcp("", 80)}),
 		service("default", "ext", "", nil, func(s *corev1.Service) {
 			s.Spec.Type = corev1.ServiceTypeExternalName
@@ -143,6 +145,11 @@ func fixture() ([]*corev1.Service, []*discoveryv1.EndpointSlice) {
 		slice("default", "np", map[string]int32{"": 80}, ready("10.244.1.11", "n2")),
 		slice("default", "lb", map[string]int32{"": 8080}, ready("10.244.0.12", "n1"), ready("10.244.1.12", "n2")),
 		slice("default", "itp", map[string]int32{"": 80}, ready("10.244.1.13", "n2")),
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "multi-abc", Labels: map[string]string{discoveryv1.LabelServiceName: "multi"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Ports: []discoveryv1.EndpointPort{{Name: new("dns"), Port: new(int32(5353)), Protocol: new(corev1.ProtocolUDP)},
+				{Name: new("assoc"), Port: new(int32(3868)), Protocol: new(corev1.ProtocolSCTP)}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.244.0.17"}, NodeName: new("n1"), Conditions: discoveryv1.EndpointConditions{Ready: new(true)}}}},
 		// Only terminating endpoints that still serve: they are used.
 		slice("default", "draining", map[string]int32{"": 80}, ep{ip: "10.244.0.14", node: "n1", serving: true, terminating: true},
 			ep{ip: "10.244.0.15", node: "n1", terminating: true}),
@@ -188,9 +195,12 @@ func TestServicePortsProblems(t *testing.T) {
 	s := service("default", "bad", "10.96.0.30", []corev1.ServicePort{tcp("", 80), {Port: 81, Protocol: "ICMP"}}, func(s *corev1.Service) {
 		s.Annotations = map[string]string{LoadBalancerAnnotation: "least-connections"}
 	})
-	ports, problems := servicePorts(s, nil)
-	if len(ports) != 1 || ports[0].LoadBalance != LoadBalanceRandom {
-		t.Errorf("ports %+v, want the TCP one with random balancing", ports)
+	named := corev1.ServicePort{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("web")}
+	s.Spec.Ports = append(s.Spec.Ports, named)
+	// The pods have no port named web: their slice lists only another.
+	ports, problems := servicePorts(s, []*discoveryv1.EndpointSlice{slice("default", "bad", map[string]int32{"metrics": 9090}, ready("10.244.0.70", "n1"))})
+	if len(ports) != 2 || ports[0].LoadBalance != LoadBalanceRandom || len(ports[1].Endpoints) != 0 {
+		t.Errorf("ports %+v, want the TCP ones with random balancing, the named one without endpoints", ports)
 	}
 	var reasons []string
 	for _, p := range problems {
@@ -198,7 +208,8 @@ func TestServicePortsProblems(t *testing.T) {
 	}
 	got := strings.Join(reasons, "\n")
 	if !strings.Contains(got, "UnsupportedLoadBalancer") || !strings.Contains(got, "needs IPVS") ||
-		!strings.Contains(got, `UnsupportedProtocol: port 81: protocol "ICMP" is not supported`) {
+		!strings.Contains(got, `UnsupportedProtocol: port 81: protocol "ICMP" is not supported`) ||
+		!strings.Contains(got, `UnresolvedTargetPort: port 8080: no selected pod has a container port named "web"`) {
 		t.Errorf("problems:\n%s", got)
 	}
 }

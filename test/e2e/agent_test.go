@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiffhq/skiff/kubelet/network"
 	"github.com/skiffhq/skiff/test/images"
 	"github.com/skiffhq/skiff/test/testserver"
 )
@@ -173,6 +174,11 @@ spec:
 	}
 	if _, err := net.InterfaceByName(bridge); err == nil {
 		t.Fatalf("bridge %s left after --cleanup", bridge)
+	}
+	for _, table := range []string{network.TableName(bridge), network.ServicesTableName(bridge)} {
+		if out, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput(); err == nil {
+			t.Fatalf("nftables table %s left after --cleanup:\n%s", table, out)
+		}
 	}
 	k("delete", "daemonset", "everywhere", "--wait=false")
 	k("delete", "pod", pod, "--grace-period=0", "--force")
