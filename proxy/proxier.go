@@ -171,17 +171,22 @@ func (p *Proxier) Run(ctx context.Context) error {
 	}
 	logger.Info("service proxy running", "table", p.cfg.Table)
 	dnsErr := make(chan error, 1)
+	announced := ""
 	if p.cfg.DNSAddress != "" {
 		r := newResolver(p.cfg.ClusterDomain, p.services, p.slices, hostResolvers(p.cfg.ResolvConf), logger.WithName("dns"))
 		l, err := r.listen(p.cfg.DNSAddress)
 		if err != nil {
-			return err
+			// Services still work; names are answered by the other nodes.
+			logger.Error(err, "cluster DNS is not served on this node; choose a free port with --cluster-dns-port")
+		} else {
+			go func() { dnsErr <- l.serve(ctx) }()
+			logger.Info("cluster DNS serving", "address", p.cfg.DNSAddress, "domain", p.cfg.ClusterDomain, "upstream", r.upstream)
+			announced = p.cfg.DNSAddress
 		}
-		go func() { dnsErr <- l.serve(ctx) }()
-		logger.Info("cluster DNS serving", "address", p.cfg.DNSAddress, "domain", p.cfg.ClusterDomain, "upstream", r.upstream)
-		if err := p.announceDNS(ctx, p.cfg.DNSAddress); err != nil {
-			return err
-		}
+	}
+	// A node that does not serve DNS (any more) is no kube-dns endpoint.
+	if err := p.announceDNS(ctx, announced); err != nil {
+		return err
 	}
 	p.kick()
 	full := p.cfg.Clock.NewTicker(p.cfg.FullSyncPeriod)
@@ -374,9 +379,14 @@ func enableBridgeNetfilter(logger klog.Logger) {
 	}
 }
 
-// announceDNS publishes where the node's cluster DNS listens on its Node.
+// announceDNS publishes where the node's cluster DNS listens on its Node
+// (removes the annotation when addr is empty).
 func (p *Proxier) announceDNS(ctx context.Context, addr string) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{DNSAddressAnnotation: addr}}})
+	var value any
+	if addr != "" {
+		value = addr
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{DNSAddressAnnotation: value}}})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -159,6 +160,42 @@ func TestProxierSyncsRetriesAndReports(t *testing.T) {
 	testserver.Eventually(t, 10*time.Second, func() error {
 		if dump := nft.Dump(); !strings.Contains(dump, "dnat to 10.244.0.50:80") || strings.Contains(dump, "10.96.0.21 . tcp . 80 : goto reject-chain") {
 			return errors.New("the new endpoint is not in the table")
+		}
+		return nil
+	})
+}
+
+// A DNS address that is taken leaves the node without cluster DNS (and
+// out of kube-dns's endpoints) but the proxy running.
+func TestProxierDNSAddressTaken(t *testing.T) {
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Annotations: map[string]string{DNSAddressAnnotation: "127.0.0.1:53"}}}
+	client := fake.NewClientset(node)
+	nft := &flakyNFT{Fake: knftables.NewFake(knftables.IPv4Family, "skiff-services")}
+	p := newProxier(Config{Client: client, NodeName: "n1", Bridge: "skiff0", Table: "skiff-services", DNSAddress: taken.LocalAddr().String()}, nft)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	testserver.Eventually(t, 10*time.Second, func() error {
+		n, err := client.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if v, ok := n.Annotations[DNSAddressAnnotation]; ok {
+			return fmt.Errorf("the node still announces DNS at %q", v)
+		}
+		if c, ok := nodeCondition(t, client); !ok || c.Status != corev1.ConditionTrue {
+			return fmt.Errorf("the proxy is not syncing: %+v", c)
 		}
 		return nil
 	})
