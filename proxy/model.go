@@ -59,6 +59,8 @@ type servicePort struct {
 	LoadBalance     string
 	// ExternalLocal and InternalLocal are the traffic policies Local.
 	ExternalLocal, InternalLocal bool
+	// HealthCheckNodePort reports the node's endpoints (eTP Local).
+	HealthCheckNodePort int32
 	Endpoints                    []endpoint
 }
 
@@ -182,6 +184,9 @@ func servicePorts(svc *corev1.Service, eps []*discoveryv1.EndpointSlice) ([]serv
 		}
 		if svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
 			sp.NodePort = p.NodePort
+		}
+		if sp.ExternalLocal && svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+			sp.HealthCheckNodePort = svc.Spec.HealthCheckNodePort
 		}
 		sp.Endpoints = endpointsFor(eps, p.Name, p.Protocol)
 		if len(sp.Endpoints) == 0 && p.TargetPort.Type == intstr.String && selectsPods(eps) {

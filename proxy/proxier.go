@@ -80,6 +80,8 @@ type Proxier struct {
 	// clearConntrack deletes the flows of removed UDP endpoints (a fake in
 	// tests).
 	clearConntrack func(staleUDP) (uint, error)
+	// health serves the health check node ports.
+	health *healthServers
 	// cache holds the Services' fragments of the last applied sync.
 	cache map[string]cachedService
 	// condition is the ServiceProxyReady message last written on the
@@ -124,7 +126,7 @@ func (cfg *Config) defaults() {
 func newProxier(cfg Config, nft knftables.Interface) *Proxier {
 	cfg.defaults()
 	return &Proxier{cfg: cfg, applier: &applier{nft: nft}, trigger: make(chan struct{}, 1), problems: map[string]string{},
-		clearConntrack: clearConntrack}
+		clearConntrack: clearConntrack, health: newHealthServers(klog.Background().WithName("proxy"))}
 }
 
 func (p *Proxier) kick() {
@@ -170,6 +172,7 @@ func (p *Proxier) Run(ctx context.Context) error {
 		}
 	}
 	logger.Info("service proxy running", "table", p.cfg.Table)
+	defer p.health.close(context.Background())
 	dnsErr := make(chan error, 1)
 	announced := ""
 	if p.cfg.DNSAddress != "" {
@@ -249,7 +252,7 @@ func (p *Proxier) Sync(ctx context.Context) error {
 			sps, problems := servicePorts(svc, bySvc[key])
 			p.reportService(svc, problems)
 			old := c.udp
-			c = cachedService{version: version, frag: serviceRules(n, sps), ports: len(sps), udp: udpEndpoints(sps)}
+			c = cachedService{version: version, frag: serviceRules(n, sps), ports: len(sps), udp: udpEndpoints(sps), health: healthOf(sps, n.Name)}
 			for ep := range old {
 				if !c.udp[ep] {
 					stale[ep] = true
@@ -275,6 +278,14 @@ func (p *Proxier) Sync(ctx context.Context) error {
 		return err
 	}
 	p.cache = cache
+	checks := map[types.NamespacedName]healthCheck{}
+	for key, c := range cache {
+		if c.health != nil {
+			ns, name, _ := strings.Cut(key, "/")
+			checks[types.NamespacedName{Namespace: ns, Name: name}] = *c.health
+		}
+	}
+	p.health.sync(checks)
 	// An endpoint still serving another Service keeps its flows.
 	for _, c := range cache {
 		for ep := range c.udp {
@@ -301,6 +312,19 @@ type cachedService struct {
 	ports   int
 	// udp are the endpoints ("IP:port") of its UDP ports.
 	udp map[string]bool
+	// health is its health check node port, if any.
+	health *healthCheck
+}
+
+// healthOf is the health check of a Service's ports (the port is the
+// Service's; the count, its endpoints on node).
+func healthOf(ports []servicePort, node string) *healthCheck {
+	for i := range ports {
+		if ports[i].HealthCheckNodePort != 0 {
+			return &healthCheck{Port: ports[i].HealthCheckNodePort, Local: len(ports[i].localEndpoints(node))}
+		}
+	}
+	return nil
 }
 
 // versionOf identifies a Service's object and slices as they are.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -199,4 +201,52 @@ func TestProxierDNSAddressTaken(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A LoadBalancer Service with externalTrafficPolicy Local answers on its
+// health check node port: 200 with local endpoints, 503 without.
+func TestProxierHealthCheckNodePort(t *testing.T) {
+	port, err := testserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service("default", "lb", "10.96.0.80", []corev1.ServicePort{tcp("", 80)}, func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.Ports[0].NodePort = 30090
+		s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		s.Spec.HealthCheckNodePort = int32(port)
+	})
+	sl := slice("default", "lb", map[string]int32{"": 80}, ready("10.244.0.90", "n1"))
+	client := fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}, svc, sl)
+	p := newProxier(Config{Client: client, NodeName: "n1", Bridge: "skiff0", Table: "skiff-services"}, &flakyNFT{Fake: knftables.NewFake(knftables.IPv4Family, "skiff-services")})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	check := func(wantCode int, wantBody string) {
+		t.Helper()
+		testserver.Eventually(t, 10*time.Second, func() error {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != wantCode || !strings.Contains(string(body), wantBody) {
+				return fmt.Errorf("health check: %d %s", resp.StatusCode, body)
+			}
+			return nil
+		})
+	}
+	check(http.StatusOK, `"localEndpoints":1`)
+	sl.Endpoints[0].NodeName = new("n2")
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), sl, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	check(http.StatusServiceUnavailable, `"localEndpoints":0`)
 }
