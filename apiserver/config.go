@@ -81,6 +81,9 @@ type Config struct {
 
 	// RequestTimeout bounds non-watch requests.
 	RequestTimeout time.Duration
+	// DisableProfiling turns off /debug/pprof (served, as kube-apiserver's
+	// --profiling, to users allowed the non-resource URL).
+	DisableProfiling bool
 }
 
 // PortRange is an inclusive range of ports.

@@ -77,6 +77,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	cfg := genericapiserver.NewRecommendedConfig(Codecs)
 	cfg.EffectiveVersion = newEffectiveVersion()
 	cfg.RequestTimeout = c.RequestTimeout
+	cfg.EnableProfiling = !c.DisableProfiling
 	cfg.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
 		sets.NewString("watch", "proxy"),
 		sets.NewString("attach", "exec", "proxy", "log", "portforward"),

@@ -61,7 +61,7 @@ type servicePort struct {
 	ExternalLocal, InternalLocal bool
 	// HealthCheckNodePort reports the node's endpoints (eTP Local).
 	HealthCheckNodePort int32
-	Endpoints                    []endpoint
+	Endpoints           []endpoint
 }
 
 // id names the port within the node's rules: namespace/name/protocol/port.

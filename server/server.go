@@ -71,6 +71,8 @@ type Options struct {
 	// ClusterDNSPort is where the local node's agent serves cluster DNS,
 	// on the node's address (0: it does not).
 	ClusterDNSPort int
+	// Profiling serves /debug/pprof on the API (kube-apiserver's --profiling).
+	Profiling bool
 	// NodePortAddresses are the CIDRs whose local addresses answer node
 	// ports (default: the node's InternalIP, as kube-proxy's "primary").
 	NodePortAddresses []string
@@ -81,7 +83,7 @@ func NewOptions() *Options {
 	return &Options{DataDir: ".skiff", BindAddress: "127.0.0.1", SecurePort: 6443, ServiceClusterIPRange: "10.96.0.0/12",
 		ClusterCIDR: "10.244.0.0/16", NodeMonitorGracePeriod: 40 * time.Second,
 		SimNodeCPU: "8", SimNodeMemory: "32Gi", SimNodePods: 110, Runtime: RuntimeContainerd, PodBridge: network.DefaultBridge,
-		KubeletPort: 10250, ClusterDNSPort: 53}
+		KubeletPort: 10250, ClusterDNSPort: 53, Profiling: true}
 }
 
 // Paths of the files in the data directory that users and agents read.
@@ -207,6 +209,7 @@ func (o *Options) Run(ctx context.Context) error {
 		ServiceAccountSigningKeyFile: pki.ServiceAccountKey(),
 		EtcdServers:                  etcdServer.Endpoints(),
 		ServiceClusterIPRange:        serviceRange,
+		DisableProfiling:             !o.Profiling,
 	}.Complete()
 	if err != nil {
 		return err

@@ -39,6 +39,7 @@ type apiserverFlags struct {
 	kubeletClientCert     string
 	kubeletClientKey      string
 	kubeletCA             string
+	profiling             bool
 }
 
 // ignoredAPIServerFlags are accepted so that kube-apiserver command lines
@@ -60,7 +61,6 @@ var ignoredAPIServerFlags = []struct{ name, kind string }{
 	{"proxy-client-key-file", "string"},
 	{"endpoint-reconciler-type", "string"},
 	{"watch-cache", "bool"},
-	{"profiling", "bool"},
 }
 
 func newAPIServerCommand() *cobra.Command {
@@ -102,6 +102,7 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs.StringVar(&f.kubeletClientCert, "kubelet-client-certificate", "", "client certificate presented to node agents (logs, exec, attach, port-forward)")
 	fs.StringVar(&f.kubeletClientKey, "kubelet-client-key", "", "private key of --kubelet-client-certificate")
 	fs.StringVar(&f.kubeletCA, "kubelet-certificate-authority", "", "CA bundle that verifies node agents' serving certificates (not verified without it)")
+	fs.BoolVar(&f.profiling, "profiling", true, "serve /debug/pprof (to users allowed that non-resource URL)")
 	fs.StringVar(&f.tokenAuthFile, "token-auth-file", "", "static bearer tokens, CSV: token,user,uid,\"group1,group2\"")
 	fs.StringSliceVar(&f.etcdServers, "etcd-servers", nil, "etcd client URLs (http://, https:// or unix://)")
 	fs.StringVar(&f.etcdPrefix, "etcd-prefix", f.etcdPrefix, "prefix of all keys in etcd")
@@ -134,6 +135,7 @@ func addIgnoredFlag(fs *pflag.FlagSet, name, kind string) {
 
 func (f *apiserverFlags) config() (apiserver.Config, error) {
 	var cfg apiserver.Config
+	cfg.DisableProfiling = !f.profiling
 	cfg.BindAddress = net.ParseIP(f.bindAddress)
 	if cfg.BindAddress == nil {
 		return cfg, fmt.Errorf("--bind-address %q is not an IP address", f.bindAddress)

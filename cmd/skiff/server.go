@@ -49,6 +49,7 @@ func newServerCommand() *cobra.Command {
 	fs.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the local node (default: the hostname)")
 	fs.StringVar(&o.PodBridge, "pod-bridge", o.PodBridge, "name of the local node's pod network bridge")
 	fs.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "HTTPS port of the local node agent (logs, exec, attach, port-forward)")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve /debug/pprof on the API (CPU and heap profiles: kubectl get --raw '/debug/pprof/profile?seconds=10'), to users allowed that non-resource URL")
 	fs.IntVar(&o.ClusterDNSPort, "cluster-dns-port", o.ClusterDNSPort, "port on the node's address where the local node's agent serves cluster DNS, the kube-dns Service's endpoint (0: none)")
 	fs.StringSliceVar(&o.NodePortAddresses, "nodeport-addresses", nil, "CIDRs whose addresses on this machine answer the local node's node ports and LoadBalancer IPs (e.g. 0.0.0.0/0, or 127.0.0.0/8 for loopback too; default: the node's InternalIP)")
 	return cmd

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiffhq/skiff/test/testserver"
@@ -83,7 +84,7 @@ func TestAnonymousAccess(t *testing.T) {
 	base := fmt.Sprintf("https://127.0.0.1:%d", srv.Port)
 	for path, want := range map[string]int{
 		"/healthz": 200, "/livez": 200, "/readyz": 200, "/version": 200, "/readyz/etcd": 200,
-		"/api": 401, "/api/v1/namespaces": 401, "/apis": 401, "/metrics": 401, "/openapi/v2": 401,
+		"/api": 401, "/api/v1/namespaces": 401, "/apis": 401, "/metrics": 401, "/openapi/v2": 401, "/debug/pprof/": 401,
 	} {
 		resp, err := client.Get(base + path)
 		if err != nil {
@@ -103,6 +104,15 @@ func TestAnonymousAccess(t *testing.T) {
 	body, err := rc.Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil || !strings.Contains(string(body), "apiserver_request_total") {
 		t.Errorf("/metrics as admin: %v", err)
+	}
+	// And profiles (--profiling, on by default as kube-apiserver's).
+	body, err = rc.Get().AbsPath("/debug/pprof/").DoRaw(context.Background())
+	if err != nil || !strings.Contains(string(body), "goroutine") {
+		t.Errorf("/debug/pprof/ as admin: %v %.200s", err, body)
+	}
+	off := testserver.Start(t, "--profiling=false")
+	if _, err := off.Client(t).CoreV1().RESTClient().Get().AbsPath("/debug/pprof/").DoRaw(context.Background()); !apierrors.IsNotFound(err) {
+		t.Errorf("/debug/pprof/ with --profiling=false: %v, want 404", err)
 	}
 }
 
