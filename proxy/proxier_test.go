@@ -80,15 +80,7 @@ func TestProxierSyncsRetriesAndReports(t *testing.T) {
 		cleared.Store(all)
 		return uint(len(s)), nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	run(t, p)
 
 	testserver.Eventually(t, 10*time.Second, func() error {
 		c, ok := nodeCondition(t, client)
@@ -179,15 +171,7 @@ func TestProxierDNSAddressTaken(t *testing.T) {
 	client := fake.NewClientset(node)
 	nft := &flakyNFT{Fake: knftables.NewFake(knftables.IPv4Family, "skiff-services")}
 	p := newProxier(Config{Client: client, NodeName: "n1", Bridge: "skiff0", Table: "skiff-services", DNSAddress: taken.LocalAddr().String()}, nft)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	run(t, p)
 	testserver.Eventually(t, 10*time.Second, func() error {
 		n, err := client.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
 		if err != nil {
@@ -219,15 +203,7 @@ func TestProxierHealthCheckNodePort(t *testing.T) {
 	sl := slice("default", "lb", map[string]int32{"": 80}, ready("10.244.0.90", "n1"))
 	client := fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}, svc, sl)
 	p := newProxier(Config{Client: client, NodeName: "n1", Bridge: "skiff0", Table: "skiff-services"}, &flakyNFT{Fake: knftables.NewFake(knftables.IPv4Family, "skiff-services")})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	run(t, p)
 	check := func(wantCode int, wantBody string) {
 		t.Helper()
 		testserver.Eventually(t, 10*time.Second, func() error {
@@ -249,4 +225,18 @@ func TestProxierHealthCheckNodePort(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(http.StatusServiceUnavailable, `"localEndpoints":0`)
+}
+
+// run runs p until the test ends.
+func run(t *testing.T, p *Proxier) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
 }
