@@ -128,8 +128,11 @@ var _ = Describe("CronJobs on an injected clock", Ordered, func() {
 	})
 
 	It("tracks a Job made from it by hand (kubectl create job --from=cronjob/...)", func() {
-		cj := &batchv1.CronJob{}
-		Expect(k8sClient.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "slow"}, cj)).To(Succeed())
+		// A suspended CronJob of its own: no scheduled run (of "slow", whose
+		// Replace policy deletes what is active) can take the Job away.
+		cj := cronJobOf(ns, "handmade", batchv1.ForbidConcurrent, "")
+		cj.Spec.Suspend = new(true)
+		Expect(k8sClient.Create(suiteCtx, cj)).To(Succeed())
 		manual := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "manual",
 			Annotations:     map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cj.Name, UID: cj.UID, Controller: new(true)}}},
