@@ -158,20 +158,31 @@ type ops struct {
 func (a *applier) incremental(want *state) *knftables.Transaction {
 	var o ops
 	diffRuleset(a.last.fixed, want.fixed, &o)
+	// Only the fragments that are not the very ones applied last are
+	// looked into (in a stable order, for a stable transaction).
 	empty := newRuleset()
-	for _, key := range slices.Sorted(maps.Keys(want.frags)) {
+	var changed, gone []string
+	for key, f := range want.frags {
+		if a.last.frags[key] != f {
+			changed = append(changed, key)
+		}
+	}
+	for key := range a.last.frags {
+		if _, ok := want.frags[key]; !ok {
+			gone = append(gone, key)
+		}
+	}
+	slices.Sort(changed)
+	slices.Sort(gone)
+	for _, key := range changed {
 		old, ok := a.last.frags[key]
 		if !ok {
 			old = empty
 		}
-		if old != want.frags[key] {
-			diffRuleset(old, want.frags[key], &o)
-		}
+		diffRuleset(old, want.frags[key], &o)
 	}
-	for _, key := range slices.Sorted(maps.Keys(a.last.frags)) {
-		if _, ok := want.frags[key]; !ok {
-			diffRuleset(a.last.frags[key], empty, &o)
-		}
+	for _, key := range gone {
+		diffRuleset(a.last.frags[key], empty, &o)
 	}
 	tx := a.nft.NewTransaction()
 	for _, list := range [][]knftables.Object{o.create, o.rules, o.mapDeletes, o.mapAdds, o.elements} {

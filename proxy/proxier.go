@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -72,8 +74,13 @@ type Proxier struct {
 	applier *applier
 	trigger chan struct{}
 
-	services corelisters.ServiceLister
-	slices   discoverylisters.EndpointSliceLister
+	services   corelisters.ServiceLister
+	slices     discoverylisters.EndpointSliceLister
+	sliceIndex cache.Indexer
+	// dirty are the Services changed since the last sync; allDirty asks
+	// for every Service to be looked at again.
+	dirty    map[string]bool
+	allDirty bool
 	recorder record.EventRecorder
 	mu       sync.Mutex
 	problems map[string]string // service key → the problems last reported
@@ -149,17 +156,26 @@ func (p *Proxier) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(p.cfg.Client, 0)
 	svcInf := factory.Core().V1().Services()
 	sliceInf := factory.Discovery().V1().EndpointSlices()
+	changed := func(objs ...any) {
+		for _, obj := range objs {
+			p.markDirty(serviceKeyOf(obj))
+		}
+		p.kick()
+	}
 	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { p.kick() },
-		UpdateFunc: func(any, any) { p.kick() },
-		DeleteFunc: func(any) { p.kick() },
+		AddFunc:    func(obj any) { changed(obj) },
+		UpdateFunc: func(old, obj any) { changed(old, obj) },
+		DeleteFunc: func(obj any) { changed(obj) },
 	}
 	for _, inf := range []cache.SharedIndexInformer{svcInf.Informer(), sliceInf.Informer()} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return err
 		}
 	}
-	p.services, p.slices = svcInf.Lister(), sliceInf.Lister()
+	if err := sliceInf.Informer().AddIndexers(cache.Indexers{byServiceIndex: sliceServiceIndex}); err != nil {
+		return err
+	}
+	p.services, p.slices, p.sliceIndex = svcInf.Lister(), sliceInf.Lister(), sliceInf.Informer().GetIndexer()
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: p.cfg.Client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
@@ -222,44 +238,26 @@ func (p *Proxier) Run(ctx context.Context) error {
 // Sync applies the rules of the Services as the informers hold them.
 func (p *Proxier) Sync(ctx context.Context) error {
 	start := p.cfg.Clock.Now()
-	svcs, err := p.services.List(labels.Everything())
-	if err != nil {
-		return err
-	}
-	all, err := p.slices.List(labels.Everything())
-	if err != nil {
-		return err
-	}
-	bySvc := map[string][]*discoveryv1.EndpointSlice{}
-	for _, s := range all {
-		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
-			key := s.Namespace + "/" + name
-			bySvc[key] = append(bySvc[key], s)
-		}
-	}
+	p.mu.Lock()
+	dirty, all := p.dirty, p.allDirty || p.cache == nil || p.sliceIndex == nil
+	p.dirty, p.allDirty = map[string]bool{}, false
+	p.mu.Unlock()
 	n := node{Name: p.cfg.NodeName, Bridge: p.cfg.Bridge, NodePortIPs: p.cfg.NodePortIPs}
-	want := &state{frags: make(map[string]*ruleset, len(svcs))}
-	cache := make(map[string]cachedService, len(svcs))
 	stale := staleUDP{}
+	var cache map[string]cachedService
+	var err error
+	if all {
+		cache, err = p.modelAll(n, stale)
+	} else {
+		cache, err = p.modelDirty(n, dirty, stale)
+	}
+	if err != nil {
+		p.redo(dirty, all)
+		return err
+	}
+	want := &state{frags: make(map[string]*ruleset, len(cache))}
 	ports := 0
-	for _, svc := range svcs {
-		key := svc.Namespace + "/" + svc.Name
-		// A Service whose object and slices are as at the last sync keeps
-		// its fragment, which the applier then skips.
-		version := versionOf(svc, bySvc[key])
-		c, ok := p.cache[key]
-		if !ok || c.version != version || version == "" {
-			sps, problems := servicePorts(svc, bySvc[key])
-			p.reportService(svc, problems)
-			old := c.udp
-			c = cachedService{version: version, frag: serviceRules(n, sps), ports: len(sps), udp: udpEndpoints(sps), health: healthOf(sps, n.Name)}
-			for ep := range old {
-				if !c.udp[ep] {
-					stale[ep] = true
-				}
-			}
-		}
-		cache[key] = c
+	for key, c := range cache {
 		ports += c.ports
 		if len(c.frag.chains) > 0 || len(c.frag.clusterIPs) > 0 {
 			want.frags[key] = c.frag
@@ -267,14 +265,8 @@ func (p *Proxier) Sync(ctx context.Context) error {
 	}
 	want.fixed = fixedRules(n, want.frags)
 	full := p.applier.last == nil
-	for key, c := range p.cache {
-		if _, ok := cache[key]; !ok {
-			for ep := range c.udp {
-				stale[ep] = true
-			}
-		}
-	}
 	if err := p.applier.apply(ctx, want); err != nil {
+		p.redo(dirty, all)
 		return err
 	}
 	p.cache = cache
@@ -287,9 +279,11 @@ func (p *Proxier) Sync(ctx context.Context) error {
 	}
 	p.health.sync(checks)
 	// An endpoint still serving another Service keeps its flows.
-	for _, c := range cache {
-		for ep := range c.udp {
-			delete(stale, ep)
+	if len(stale) > 0 {
+		for _, c := range cache {
+			for ep := range c.udp {
+				delete(stale, ep)
+			}
 		}
 	}
 	if n, err := p.clearConntrack(stale); err != nil {
@@ -446,4 +440,137 @@ func (p *Proxier) report(ctx context.Context, failure string) {
 		return
 	}
 	p.condition = &failure
+}
+
+// byServiceIndex indexes EndpointSlices by their Service's key.
+const byServiceIndex = "service"
+
+func sliceServiceIndex(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || s.Labels[discoveryv1.LabelServiceName] == "" {
+		return nil, nil
+	}
+	return []string{s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]}, nil
+}
+
+// serviceKeyOf is the key of the Service a Service or EndpointSlice
+// event is about ("" for others).
+func serviceKeyOf(obj any) string {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	switch o := obj.(type) {
+	case *corev1.Service:
+		return o.Namespace + "/" + o.Name
+	case *discoveryv1.EndpointSlice:
+		if name := o.Labels[discoveryv1.LabelServiceName]; name != "" {
+			return o.Namespace + "/" + name
+		}
+	}
+	return ""
+}
+
+func (p *Proxier) markDirty(key string) {
+	if key == "" {
+		return
+	}
+	p.mu.Lock()
+	if p.dirty == nil {
+		p.dirty = map[string]bool{}
+	}
+	p.dirty[key] = true
+	p.mu.Unlock()
+}
+
+// redo marks what a failed sync took on as still to do.
+func (p *Proxier) redo(dirty map[string]bool, all bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.allDirty = p.allDirty || all
+	for key := range dirty {
+		p.dirty[key] = true
+	}
+}
+
+// modelAll computes every Service's fragment (reusing those whose object
+// and slices have the same resource versions as at the last sync), and
+// adds the UDP endpoints that went to stale.
+func (p *Proxier) modelAll(n node, stale staleUDP) (map[string]cachedService, error) {
+	svcs, err := p.services.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	all, err := p.slices.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	bySvc := map[string][]*discoveryv1.EndpointSlice{}
+	for _, s := range all {
+		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+			key := s.Namespace + "/" + name
+			bySvc[key] = append(bySvc[key], s)
+		}
+	}
+	out := make(map[string]cachedService, len(svcs))
+	for _, svc := range svcs {
+		key := svc.Namespace + "/" + svc.Name
+		version := versionOf(svc, bySvc[key])
+		c, ok := p.cache[key]
+		if !ok || c.version != version || version == "" {
+			c = p.model(n, svc, bySvc[key], version, c, stale)
+		}
+		out[key] = c
+	}
+	for key, c := range p.cache {
+		if _, ok := out[key]; !ok {
+			for ep := range c.udp {
+				stale[ep] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// modelDirty recomputes the fragments of the Services that events named.
+func (p *Proxier) modelDirty(n node, dirty map[string]bool, stale staleUDP) (map[string]cachedService, error) {
+	out := maps.Clone(p.cache)
+	for key := range dirty {
+		ns, name, _ := strings.Cut(key, "/")
+		svc, err := p.services.Services(ns).Get(name)
+		if apierrors.IsNotFound(err) {
+			for ep := range out[key].udp {
+				stale[ep] = true
+			}
+			delete(out, key)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		objs, err := p.sliceIndex.ByIndex(byServiceIndex, key)
+		if err != nil {
+			return nil, err
+		}
+		sls := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+		for _, o := range objs {
+			if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+				sls = append(sls, s)
+			}
+		}
+		out[key] = p.model(n, svc, sls, versionOf(svc, sls), out[key], stale)
+	}
+	return out, nil
+}
+
+// model computes one Service's fragment; old is what it replaces.
+func (p *Proxier) model(n node, svc *corev1.Service, sls []*discoveryv1.EndpointSlice, version string, old cachedService, stale staleUDP) cachedService {
+	sps, problems := servicePorts(svc, sls)
+	p.reportService(svc, problems)
+	c := cachedService{version: version, frag: serviceRules(n, sps), ports: len(sps), udp: udpEndpoints(sps), health: healthOf(sps, n.Name)}
+	for ep := range old.udp {
+		if !c.udp[ep] {
+			stale[ep] = true
+		}
+	}
+	return c
 }

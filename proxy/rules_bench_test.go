@@ -75,7 +75,10 @@ func BenchmarkSync5000(b *testing.B) {
 		_ = ei.Add(sl)
 	}
 	p := newProxier(Config{Client: fake.NewClientset(), NodeName: "n1", Bridge: "skiff0", Table: "bench"}, nopNFT{knftables.NewFake(knftables.IPv4Family, "bench")})
-	p.services, p.slices = corelisters.NewServiceLister(si), discoverylisters.NewEndpointSliceLister(ei)
+	if err := ei.AddIndexers(cache.Indexers{byServiceIndex: sliceServiceIndex}); err != nil {
+		b.Fatal(err)
+	}
+	p.services, p.slices, p.sliceIndex = corelisters.NewServiceLister(si), discoverylisters.NewEndpointSliceLister(ei), ei
 	ctx := context.Background()
 	if err := p.Sync(ctx); err != nil {
 		b.Fatal(err)
@@ -88,6 +91,7 @@ func BenchmarkSync5000(b *testing.B) {
 		changed.ResourceVersion = fmt.Sprint(i + 1)
 		changed.Endpoints[0].Addresses = []string{fmt.Sprintf("10.210.0.%d", i%250+1)}
 		_ = ei.Update(changed.DeepCopy())
+		p.markDirty("bench/svc-42")
 		if err := p.Sync(ctx); err != nil {
 			b.Fatal(err)
 		}
