@@ -219,7 +219,11 @@ func (p *Proxier) Run(ctx context.Context) error {
 		case err := <-dnsErr:
 			return err
 		case <-full.C():
+			// Now and then, everything again: the model and the table.
 			p.applier.last = nil
+			p.mu.Lock()
+			p.allDirty = true
+			p.mu.Unlock()
 		case <-p.trigger:
 		case <-retryC:
 		}
