@@ -109,6 +109,18 @@ func (r *resolver) answer(req *dns.Msg, network string) *dns.Msg {
 	}
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
+	if q.Qtype == dns.TypePTR && dns.IsSubDomain("in-addr.arpa.", name) {
+		// Reverse lookups of cluster addresses, as CoreDNS's kubernetes
+		// plugin; other addresses go on to the node's resolvers.
+		if target := r.reverse(name); target != "" {
+			m := new(dns.Msg)
+			m.SetReply(req)
+			m.Authoritative, m.RecursionAvailable = true, true
+			m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: dnsTTL}, Ptr: target}}
+			return m
+		}
+		return r.forward(req, network)
+	}
 	if !dns.IsSubDomain(r.domain, name) {
 		return r.forward(req, network)
 	}
@@ -404,4 +416,40 @@ func ListenAddress(addr string) error {
 		return fmt.Errorf("port %q is not a port number", port)
 	}
 	return nil
+}
+
+// reverse names the cluster address of an in-addr.arpa name: a Service's
+// cluster IP, or an endpoint of a headless Service (by its hostname or
+// dashed address); "" for others.
+func (r *resolver) reverse(name string) string {
+	labels := strings.Split(strings.TrimSuffix(name, ".in-addr.arpa."), ".")
+	if len(labels) != 4 {
+		return ""
+	}
+	slices.Reverse(labels)
+	ip, err := netip.ParseAddr(strings.Join(labels, "."))
+	if err != nil || !ip.Is4() {
+		return ""
+	}
+	addr := ip.String()
+	svcs, err := r.services.List(everything)
+	if err != nil {
+		return ""
+	}
+	slices.SortFunc(svcs, func(a, b *corev1.Service) int { return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name) })
+	for _, svc := range svcs {
+		fqdn := svc.Name + "." + svc.Namespace + ".svc." + r.domain
+		if slices.Contains(svc.Spec.ClusterIPs, addr) || svc.Spec.ClusterIP == addr {
+			return fqdn
+		}
+		if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+			continue
+		}
+		for _, e := range r.endpoints(svc) {
+			if e.ip == addr {
+				return e.label() + "." + fqdn
+			}
+		}
+	}
+	return ""
 }

@@ -91,6 +91,9 @@ func TestResolverAnswers(t *testing.T) {
 		{"svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, nil},
 		{"web.default.svc.cluster.local.default.svc.cluster.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"something.cluster.local.", dns.TypeA, dns.RcodeNameError, nil},
+		// Reverse: a cluster IP names its Service; a headless endpoint, its hostname.
+		{"20.0.96.10.in-addr.arpa.", dns.TypePTR, dns.RcodeSuccess, []string{"20.0.96.10.in-addr.arpa. PTR web.default.svc.cluster.local."}},
+		{"31.0.244.10.in-addr.arpa.", dns.TypePTR, dns.RcodeSuccess, []string{"31.0.244.10.in-addr.arpa. PTR db-1.db.default.svc.cluster.local."}},
 	} {
 		resp := query(t, r, tc.name, tc.qtype)
 		if resp.Rcode != tc.rcode || !slices.Equal(records(resp), tc.want) {
@@ -136,6 +139,10 @@ func TestResolverForwards(t *testing.T) {
 	resp := query(t, r, "ext.default.svc.cluster.local.", dns.TypeA)
 	if want := []string{"ext.default.svc.cluster.local. CNAME example.com.", "example.com. A 192.0.2.7"}; !slices.Equal(records(resp), want) {
 		t.Errorf("ExternalName: %v, want %v", records(resp), want)
+	}
+	// A reverse lookup of another address goes to the node's resolvers.
+	if resp := query(t, r, "7.2.0.192.in-addr.arpa.", dns.TypePTR); resp.Rcode != dns.RcodeNameError {
+		t.Errorf("forwarded reverse lookup: %s", dns.RcodeToString[resp.Rcode])
 	}
 	// Without upstream resolvers: SERVFAIL, not a lie.
 	if resp := query(t, testResolver(t, nil), "example.com.", dns.TypeA); resp.Rcode != dns.RcodeServerFailure {

@@ -235,6 +235,12 @@ func testServices(t testing.TB, srv *testserver.Server, node string) {
 	if addrs, err := lookup("alias.default.svc.cluster.local"); err != nil || !slices.Contains(addrs, clusterIP) {
 		t.Errorf("the ExternalName alias: %v %v, want %s through its CNAME", addrs, err, clusterIP)
 	}
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	names, err := resolver.LookupAddr(ctx, clusterIP)
+	cancel()
+	if err != nil || !slices.Equal(names, []string{"svcweb.default.svc.cluster.local."}) {
+		t.Errorf("reverse lookup of %s: %v %v", clusterIP, names, err)
+	}
 	if addrs, err := lookup("10-1-2-3.default.pod.cluster.local"); err != nil || !slices.Equal(addrs, []string{"10.1.2.3"}) {
 		t.Errorf("a pod name: %v %v", addrs, err)
 	}
