@@ -167,6 +167,14 @@ func (r *resolver) lookup(name string, qtype uint16) (rrs, extra []dns.RR, exist
 	if rel == "" {
 		return nil, nil, true
 	}
+	if rel == "dns-version" {
+		// The version of the Kubernetes DNS schema served, as its
+		// specification asks.
+		if qtype == dns.TypeTXT || qtype == dns.TypeANY {
+			return []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: dnsTTL}, Txt: []string{"1.1.0"}}}, nil, true
+		}
+		return nil, nil, true
+	}
 	labels := strings.Split(rel, ".")
 	last := labels[len(labels)-1]
 	switch {

@@ -91,6 +91,7 @@ func TestResolverAnswers(t *testing.T) {
 		{"svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, nil},
 		{"web.default.svc.cluster.local.default.svc.cluster.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"something.cluster.local.", dns.TypeA, dns.RcodeNameError, nil},
+		{"dns-version.cluster.local.", dns.TypeTXT, dns.RcodeSuccess, []string{`dns-version.cluster.local. TXT "1.1.0"`}},
 		// Reverse: a cluster IP names its Service; a headless endpoint, its hostname.
 		{"20.0.96.10.in-addr.arpa.", dns.TypePTR, dns.RcodeSuccess, []string{"20.0.96.10.in-addr.arpa. PTR web.default.svc.cluster.local."}},
 		{"31.0.244.10.in-addr.arpa.", dns.TypePTR, dns.RcodeSuccess, []string{"31.0.244.10.in-addr.arpa. PTR db-1.db.default.svc.cluster.local."}},
