@@ -93,10 +93,20 @@ func (s *dnsListeners) serve(ctx context.Context) error {
 
 // ServeDNS implements dns.Handler.
 func (r *resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	resp := r.answer(req, w.RemoteAddr().Network())
+	network := w.RemoteAddr().Network()
+	resp := r.answer(req, network)
 	if resp == nil {
 		resp = new(dns.Msg)
 		resp.SetRcode(req, dns.RcodeServerFailure)
+	}
+	if network == "udp" {
+		// What does not fit the client's buffer (512 bytes, or its EDNS0
+		// size) is cut, with the truncated bit set: it asks again over TCP.
+		size := dns.MinMsgSize
+		if opt := req.IsEdns0(); opt != nil {
+			size = max(size, int(opt.UDPSize()))
+		}
+		resp.Truncate(size)
 	}
 	_ = w.WriteMsg(resp)
 }

@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +15,8 @@ import (
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+
+	"github.com/skiffhq/skiff/test/testserver"
 )
 
 func testResolver(t *testing.T, upstream []string) *resolver {
@@ -148,5 +153,58 @@ func TestResolverForwards(t *testing.T) {
 	// Without upstream resolvers: SERVFAIL, not a lie.
 	if resp := query(t, testResolver(t, nil), "example.com.", dns.TypeA); resp.Rcode != dns.RcodeServerFailure {
 		t.Errorf("no upstream: %s", dns.RcodeToString[resp.Rcode])
+	}
+}
+
+// A headless Service of many endpoints: UDP answers fit 512 bytes with
+// the truncated bit, TCP answers hold every address.
+func TestResolverTruncatesUDP(t *testing.T) {
+	r := testResolver(t, nil)
+	big := service("default", "big", "None", []corev1.ServicePort{tcp("", 80)})
+	var eps []ep
+	for i := range 100 {
+		eps = append(eps, ready(fmt.Sprintf("10.244.9.%d", i+1), "n1"))
+	}
+	si := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	ei := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	if err := si.Add(big); err != nil {
+		t.Fatal(err)
+	}
+	if err := ei.Add(slice("default", "big", map[string]int32{"": 80}, eps...)); err != nil {
+		t.Fatal(err)
+	}
+	r.services, r.slices = corelisters.NewServiceLister(si), discoverylisters.NewEndpointSliceLister(ei)
+	for _, network := range []string{"udp", "tcp"} {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers := &dnsListeners{addr: "test", udp: &dns.Server{PacketConn: pc, Handler: r}, tcp: &dns.Server{Listener: l, Handler: r}}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { _ = servers.serve(ctx) }()
+		addr := pc.LocalAddr().String()
+		if network == "tcp" {
+			addr = l.Addr().String()
+		}
+		q := new(dns.Msg)
+		q.SetQuestion("big.default.svc.cluster.local.", dns.TypeA)
+		var resp *dns.Msg
+		testserver.Eventually(t, 5*time.Second, func() error {
+			var err error
+			resp, _, err = (&dns.Client{Net: network, Timeout: 2 * time.Second}).Exchange(q, addr)
+			return err
+		})
+		cancel()
+		resp.Compress = true // as it was sent
+		switch {
+		case network == "udp" && (!resp.Truncated || resp.Len() > dns.MinMsgSize || len(resp.Answer) >= 100):
+			t.Errorf("UDP: truncated %v, %d bytes, %d answers; want the bit set and at most 512 bytes", resp.Truncated, resp.Len(), len(resp.Answer))
+		case network == "tcp" && (resp.Truncated || len(resp.Answer) != 100):
+			t.Errorf("TCP: truncated %v, %d answers; want all 100", resp.Truncated, len(resp.Answer))
+		}
 	}
 }
