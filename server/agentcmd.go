@@ -93,13 +93,9 @@ func (a *AgentOptions) Run(ctx context.Context) error {
 		return errors.New("--server is required: the API server's URL, e.g. https://10.0.0.1:6443")
 	case a.Token == "":
 		return errors.New("--token is required: the join token, in the server's DATA_DIR/token")
-	case o.Runtime != RuntimeContainerd && o.Runtime != RuntimeSim:
-		return fmt.Errorf("--runtime %q: must be %s or %s", o.Runtime, RuntimeContainerd, RuntimeSim)
-	case o.KubeletPort < 1 || o.KubeletPort > 65535:
-		return fmt.Errorf("--kubelet-port %d must be between 1 and 65535", o.KubeletPort)
 	}
-	if l := len(o.PodBridge); l == 0 || l > 15 {
-		return fmt.Errorf("--pod-bridge %q: a network interface name of 1 to 15 characters", o.PodBridge)
+	if err := o.validateNode(); err != nil {
+		return err
 	}
 	if err := o.preflight(); err != nil {
 		return err

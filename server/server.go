@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,11 +125,27 @@ func (o *Options) Validate() error {
 	if _, err := o.simCapacity(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, o.validateNode())
+	return errors.Join(errs...)
+}
+
+// validateNode checks the flags of the node agent (of skiff server and
+// skiff agent), naming the flag at fault.
+func (o *Options) validateNode() error {
+	var errs []error
 	if l := len(o.PodBridge); l == 0 || l > 15 {
 		errs = append(errs, fmt.Errorf("--pod-bridge %q: a network interface name of 1 to 15 characters", o.PodBridge))
 	}
 	if o.KubeletPort < 1 || o.KubeletPort > 65535 {
 		errs = append(errs, fmt.Errorf("--kubelet-port %d must be between 1 and 65535", o.KubeletPort))
+	}
+	if o.ClusterDNSPort < 0 || o.ClusterDNSPort > 65535 {
+		errs = append(errs, fmt.Errorf("--cluster-dns-port %d must be between 0 (no DNS) and 65535", o.ClusterDNSPort))
+	}
+	for _, c := range o.NodePortAddresses {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			errs = append(errs, fmt.Errorf("--nodeport-addresses: %q is not a CIDR", c))
+		}
 	}
 	if o.Runtime != RuntimeContainerd && o.Runtime != RuntimeSim {
 		errs = append(errs, fmt.Errorf("--runtime %q: must be %s or %s", o.Runtime, RuntimeContainerd, RuntimeSim))
