@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -205,6 +204,9 @@ func (p *Proxier) Run(ctx context.Context) error {
 	}
 	// A node that does not serve DNS (any more) is no kube-dns endpoint.
 	if err := p.announceDNS(ctx, announced); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before the node was there to annotate
+		}
 		return err
 	}
 	p.kick()
@@ -243,7 +245,7 @@ func (p *Proxier) Run(ctx context.Context) error {
 func (p *Proxier) Sync(ctx context.Context) error {
 	start := p.cfg.Clock.Now()
 	p.mu.Lock()
-	dirty, all := p.dirty, p.allDirty || p.cache == nil || p.sliceIndex == nil
+	dirty, all := p.dirty, p.allDirty || p.cache == nil
 	p.dirty, p.allDirty = map[string]bool{}, false
 	p.mu.Unlock()
 	n := node{Name: p.cfg.NodeName, Bridge: p.cfg.Bridge, NodePortIPs: p.cfg.NodePortIPs}
@@ -305,9 +307,8 @@ func (p *Proxier) Sync(ctx context.Context) error {
 
 // cachedService is a Service's fragment as last computed.
 type cachedService struct {
-	version string
-	frag    *ruleset
-	ports   int
+	frag  *ruleset
+	ports int
 	// udp are the endpoints ("IP:port") of its UDP ports.
 	udp map[string]bool
 	// health is its health check node port, if any.
@@ -323,26 +324,6 @@ func healthOf(ports []servicePort, node string) *healthCheck {
 		}
 	}
 	return nil
-}
-
-// versionOf identifies a Service's object and slices as they are.
-// ("" when an object has no resourceVersion: never reused).
-func versionOf(svc *corev1.Service, sls []*discoveryv1.EndpointSlice) string {
-	if svc.ResourceVersion == "" {
-		return ""
-	}
-	if len(sls) == 1 && sls[0].ResourceVersion != "" {
-		return svc.ResourceVersion + ";" + sls[0].Name + "=" + sls[0].ResourceVersion
-	}
-	parts := make([]string, 0, len(sls)+1)
-	for _, s := range sls {
-		if s.ResourceVersion == "" {
-			return ""
-		}
-		parts = append(parts, s.Name+"="+s.ResourceVersion)
-	}
-	slices.Sort(parts)
-	return svc.ResourceVersion + ";" + strings.Join(parts, ",")
 }
 
 // reportService records a Warning event on svc when its problems change.
@@ -496,34 +477,22 @@ func (p *Proxier) redo(dirty map[string]bool, all bool) {
 	}
 }
 
-// modelAll computes every Service's fragment (reusing those whose object
-// and slices have the same resource versions as at the last sync), and
-// adds the UDP endpoints that went to stale.
+// modelAll computes every Service's fragment (at start, now and then,
+// and after a failed sync that had to), and adds the UDP endpoints that
+// went to stale.
 func (p *Proxier) modelAll(n node, stale staleUDP) (map[string]cachedService, error) {
 	svcs, err := p.services.List(labels.Everything())
 	if err != nil {
 		return nil, err
 	}
-	all, err := p.slices.List(labels.Everything())
-	if err != nil {
-		return nil, err
-	}
-	bySvc := map[string][]*discoveryv1.EndpointSlice{}
-	for _, s := range all {
-		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
-			key := s.Namespace + "/" + name
-			bySvc[key] = append(bySvc[key], s)
-		}
-	}
 	out := make(map[string]cachedService, len(svcs))
 	for _, svc := range svcs {
 		key := svc.Namespace + "/" + svc.Name
-		version := versionOf(svc, bySvc[key])
-		c, ok := p.cache[key]
-		if !ok || c.version != version || version == "" {
-			c = p.model(n, svc, bySvc[key], version, c, stale)
+		sls, err := p.slicesOf(key)
+		if err != nil {
+			return nil, err
 		}
-		out[key] = c
+		out[key] = p.model(n, svc, sls, p.cache[key], stale)
 	}
 	for key, c := range p.cache {
 		if _, ok := out[key]; !ok {
@@ -533,6 +502,21 @@ func (p *Proxier) modelAll(n node, stale staleUDP) (map[string]cachedService, er
 		}
 	}
 	return out, nil
+}
+
+// slicesOf are the EndpointSlices of the Service with key.
+func (p *Proxier) slicesOf(key string) ([]*discoveryv1.EndpointSlice, error) {
+	objs, err := p.sliceIndex.ByIndex(byServiceIndex, key)
+	if err != nil {
+		return nil, err
+	}
+	sls := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+			sls = append(sls, s)
+		}
+	}
+	return sls, nil
 }
 
 // modelDirty recomputes the fragments of the Services that events named.
@@ -551,26 +535,20 @@ func (p *Proxier) modelDirty(n node, dirty map[string]bool, stale staleUDP) (map
 		if err != nil {
 			return nil, err
 		}
-		objs, err := p.sliceIndex.ByIndex(byServiceIndex, key)
+		sls, err := p.slicesOf(key)
 		if err != nil {
 			return nil, err
 		}
-		sls := make([]*discoveryv1.EndpointSlice, 0, len(objs))
-		for _, o := range objs {
-			if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-				sls = append(sls, s)
-			}
-		}
-		out[key] = p.model(n, svc, sls, versionOf(svc, sls), out[key], stale)
+		out[key] = p.model(n, svc, sls, out[key], stale)
 	}
 	return out, nil
 }
 
 // model computes one Service's fragment; old is what it replaces.
-func (p *Proxier) model(n node, svc *corev1.Service, sls []*discoveryv1.EndpointSlice, version string, old cachedService, stale staleUDP) cachedService {
+func (p *Proxier) model(n node, svc *corev1.Service, sls []*discoveryv1.EndpointSlice, old cachedService, stale staleUDP) cachedService {
 	sps, problems := servicePorts(svc, sls)
 	p.reportService(svc, problems)
-	c := cachedService{version: version, frag: serviceRules(n, sps), ports: len(sps), udp: udpEndpoints(sps), health: healthOf(sps, n.Name)}
+	c := cachedService{frag: serviceRules(n, sps), ports: len(sps), udp: udpEndpoints(sps), health: healthOf(sps, n.Name)}
 	for ep := range old.udp {
 		if !c.udp[ep] {
 			stale[ep] = true

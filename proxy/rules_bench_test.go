@@ -67,11 +67,9 @@ func BenchmarkSync5000(b *testing.B) {
 	for i := range 5000 {
 		name := fmt.Sprintf("svc-%d", i)
 		svc := service("bench", name, fmt.Sprintf("10.100.%d.%d", i/250, i%250+1), []corev1.ServicePort{tcp("http", 80)})
-		svc.ResourceVersion = "1"
 		_ = si.Add(svc)
 		sl := slice("bench", name, map[string]int32{"http": 8080}, ready(fmt.Sprintf("10.200.%d.%d", i/250, i%250+1), "n1"),
 			ready(fmt.Sprintf("10.201.%d.%d", i/250, i%250+1), "n1"), ready(fmt.Sprintf("10.202.%d.%d", i/250, i%250+1), "n1"))
-		sl.ResourceVersion = "1"
 		_ = ei.Add(sl)
 	}
 	p := newProxier(Config{Client: fake.NewClientset(), NodeName: "n1", Bridge: "skiff0", Table: "bench"}, nopNFT{knftables.NewFake(knftables.IPv4Family, "bench")})
@@ -88,7 +86,6 @@ func BenchmarkSync5000(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		changed.ResourceVersion = fmt.Sprint(i + 1)
 		changed.Endpoints[0].Addresses = []string{fmt.Sprintf("10.210.0.%d", i%250+1)}
 		_ = ei.Update(changed.DeepCopy())
 		p.markDirty("bench/svc-42")

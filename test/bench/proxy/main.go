@@ -74,12 +74,10 @@ func cluster(n int, endpointIP func(i, j int) string, port int32) (*fake.Clients
 	for i := range n {
 		name := fmt.Sprintf("svc-%d", i)
 		ip := fmt.Sprintf("10.100.%d.%d", i/250, i%250+1)
-		// Resource versions as an API server sets them (the fake does not):
-		// the proxy reuses the rules of Services whose objects are unchanged.
-		objs = append(objs, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: name, ResourceVersion: "1"},
+		objs = append(objs, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: name},
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: ip, ClusterIPs: []string{ip},
 				Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(port)}}}})
-		s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: name + "-x", ResourceVersion: "1",
+		s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: name + "-x",
 			Labels: map[string]string{discoveryv1.LabelServiceName: name}}, AddressType: discoveryv1.AddressTypeIPv4,
 			Ports: []discoveryv1.EndpointPort{{Name: new("http"), Port: new(port), Protocol: new(corev1.ProtocolTCP)}}}
 		for j := range 3 {
@@ -171,22 +169,11 @@ func measure(n, changes int) (full, p50, p99 float64) {
 	for c := range changes {
 		s := sls[(c*7919)%n].DeepCopy()
 		s.Endpoints[c%3].Addresses = []string{fmt.Sprintf("10.210.%d.%d", c/250, c%250+1)}
-		s.ResourceVersion = strconv.Itoa(c + 2)
 		t0 := time.Now()
 		_, err := client.DiscoveryV1().EndpointSlices("bench").Update(ctx, s, metav1.UpdateOptions{})
 		bench.Must(err)
 		end := rec.after(ctx, t0)
 		took = append(took, float64(end.Sub(t0).Microseconds())/1000)
-		if os.Getenv("PROXY_BENCH_DEBUG") != "" {
-			rec.mu.Lock()
-			for _, x := range rec.list {
-				if x.start.After(t0) {
-					fmt.Fprintf(os.Stderr, "change %d: to sync start %v, sync %v, rv %q\n", c, x.start.Sub(t0), x.end.Sub(x.start), s.ResourceVersion)
-					break
-				}
-			}
-			rec.mu.Unlock()
-		}
 		sls[(c*7919)%n] = s
 	}
 	slices.Sort(took)
