@@ -57,21 +57,6 @@ func (a *applier) list(ctx context.Context) (existing, error) {
 	return e, nil
 }
 
-func (a *applier) addChain(tx *knftables.Transaction, name string, spec chainSpec) {
-	if spec.base != nil {
-		c := *spec.base
-		tx.Add(&c)
-		return
-	}
-	tx.Add(&knftables.Chain{Name: name})
-}
-
-func addRules(tx *knftables.Transaction, chain string, rules []string) {
-	for _, r := range rules {
-		tx.Add(&knftables.Rule{Chain: chain, Rule: r})
-	}
-}
-
 func setObject(name string, s setSpec) *knftables.Set {
 	set := &knftables.Set{Name: name, Type: s.typ}
 	if s.dynamic {
@@ -90,51 +75,37 @@ func element(mapName, key, value string) *knftables.Element {
 	return e
 }
 
-// full rewrites the table: every chain flushed and filled, every map and
-// static set refilled, and what is no longer wanted deleted. Dynamic
-// sets (session affinity) keep their entries.
+// full rewrites the table: what exists is emptied (so that stale chains
+// lose their references), everything wanted is written as a change from
+// nothing, and what is no longer wanted is deleted. Dynamic sets (session
+// affinity) keep their entries.
 func (a *applier) full(want *ruleset, ex existing) *knftables.Transaction {
 	tx := a.nft.NewTransaction()
 	tx.Add(&knftables.Table{Comment: knftables.PtrTo("skiff service proxy")})
-	// Empty what exists first, so that stale chains lose their references.
 	for _, name := range ex.chains {
 		tx.Flush(&knftables.Chain{Name: name})
 	}
 	for _, name := range ex.maps {
 		tx.Flush(&knftables.Map{Name: name})
 	}
-	for _, name := range slices.Sorted(maps.Keys(want.sets)) {
-		s := want.sets[name]
-		tx.Add(setObject(name, s))
-		if !s.dynamic {
-			tx.Flush(setObject(name, s))
-			for _, e := range slices.Sorted(maps.Keys(s.elements)) {
-				tx.Add(&knftables.Element{Set: name, Key: strings.Split(e, " . ")})
-			}
+	for _, name := range ex.sets {
+		if s, ok := want.sets[name]; ok && !s.dynamic {
+			tx.Flush(&knftables.Set{Name: name})
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(want.maps)) {
-		tx.Add(&knftables.Map{Name: name, Type: want.mapTypes[name]})
+	for _, name := range slices.Sorted(maps.Keys(mapTypes)) {
+		tx.Add(&knftables.Map{Name: name, Type: mapTypes[name]})
 	}
-	names := slices.Sorted(maps.Keys(want.chains))
-	for _, name := range names {
-		a.addChain(tx, name, want.chains[name])
-	}
-	for _, name := range names {
-		addRules(tx, name, want.chains[name].rules)
-	}
-	for _, name := range slices.Sorted(maps.Keys(want.maps)) {
-		for _, k := range slices.Sorted(maps.Keys(want.maps[name])) {
-			tx.Add(element(name, k, want.maps[name][k]))
-		}
-	}
+	var o ops
+	diffRuleset(newRuleset(), want, &o)
+	o.emit(tx)
 	for _, name := range ex.chains {
 		if _, ok := want.chains[name]; !ok {
 			tx.Delete(&knftables.Chain{Name: name})
 		}
 	}
 	for _, name := range ex.maps {
-		if _, ok := want.maps[name]; !ok {
+		if _, ok := mapTypes[name]; !ok {
 			tx.Delete(&knftables.Map{Name: name})
 		}
 	}
@@ -185,6 +156,12 @@ func (a *applier) incremental(want *state) *knftables.Transaction {
 		diffRuleset(a.last.frags[key], empty, &o)
 	}
 	tx := a.nft.NewTransaction()
+	o.emit(tx)
+	return tx
+}
+
+// emit writes the operations in their phases' order.
+func (o *ops) emit(tx *knftables.Transaction) {
 	for _, list := range [][]knftables.Object{o.create, o.rules, o.mapDeletes, o.mapAdds, o.elements} {
 		for _, obj := range list {
 			if op, ok := obj.(deleteOp); ok {
@@ -207,7 +184,6 @@ func (a *applier) incremental(want *state) *knftables.Transaction {
 	for _, name := range o.staleSets {
 		tx.Delete(&knftables.Set{Name: name})
 	}
-	return tx
 }
 
 // deleteOp and flushOp mark operations other than add in an ops list.

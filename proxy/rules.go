@@ -47,6 +47,10 @@ const (
 	portProto   = "inet_proto . inet_service : verdict"
 )
 
+// mapTypes are the table's verdict maps and their key types.
+var mapTypes = map[string]string{mapServiceIPs: ipPortProto, mapNoEndpointServices: ipPortProto,
+	mapServiceNodePorts: portProto, mapNoEndpointNodePort: portProto}
+
 // node is what the rules need of the node they are for.
 type node struct {
 	Name string
@@ -75,9 +79,8 @@ type ruleset struct {
 	chains map[string]chainSpec
 	// maps: map name → its type and elements (key → value, in nft syntax,
 	// concatenations joined with " . ").
-	maps     map[string]map[string]string
-	mapTypes map[string]string
-	sets     map[string]setSpec
+	maps map[string]map[string]string
+	sets map[string]setSpec
 	// clusterIPs and hairpin pairs (of the endpoints on this node) of a
 	// Service's fragment, for the fixed sets.
 	clusterIPs, hairpin []string
@@ -90,12 +93,11 @@ func baseChain(name string, typ knftables.BaseChainType, hook knftables.BaseChai
 // newRuleset is an empty ruleset with the table's maps.
 func newRuleset() *ruleset {
 	r := &ruleset{
-		chains:   map[string]chainSpec{},
-		maps:     map[string]map[string]string{},
-		mapTypes: map[string]string{mapServiceIPs: ipPortProto, mapNoEndpointServices: ipPortProto, mapServiceNodePorts: portProto, mapNoEndpointNodePort: portProto},
-		sets:     map[string]setSpec{},
+		chains: map[string]chainSpec{},
+		maps:   map[string]map[string]string{},
+		sets:   map[string]setSpec{},
 	}
-	for name := range r.mapTypes {
+	for name := range mapTypes {
 		r.maps[name] = map[string]string{}
 	}
 	return r
