@@ -90,8 +90,8 @@ func isPublicPath(path string) bool {
 func newAuthorizer(rbacAuthz, nodeAuthz authorizer.Authorizer, alwaysAllow bool) (authorizer.Authorizer, error) {
 	chain := []authzunion.NamedAuthorizer{
 		{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
-		{AuthorizerName: "public-info", Authorizer: publicInfoAuthorizer{}},
-		{AuthorizerName: "node-join", Authorizer: joinAuthorizer{}},
+		{AuthorizerName: "public-info", Authorizer: authorizer.AuthorizerFunc(publicInfoAuthorizer{}.Authorize)},
+		{AuthorizerName: "node-join", Authorizer: authorizer.AuthorizerFunc(joinAuthorizer{}.Authorize)},
 		{AuthorizerName: "Node", Authorizer: nodeAuthz},
 	}
 	if alwaysAllow {
@@ -112,12 +112,4 @@ func (publicInfoAuthorizer) Authorize(_ context.Context, a authorizer.Attributes
 		return authorizer.DecisionAllow, "public info", nil
 	}
 	return authorizer.DecisionNoOpinion, "", nil
-}
-
-func (p publicInfoAuthorizer) ConditionsAwareAuthorize(ctx context.Context, a authorizer.Attributes) authorizer.ConditionsAwareDecision {
-	return authorizer.ConditionsAwareDecisionFromParts(p.Authorize(ctx, a))
-}
-
-func (publicInfoAuthorizer) EvaluateConditions(context.Context, authorizer.ConditionsAwareDecision, authorizer.ConditionsData) (authorizer.Decision, string, error) {
-	return authorizer.DecisionDeny, "", authorizer.ErrorConditionEvaluationNotSupported
 }

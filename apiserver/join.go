@@ -153,11 +153,3 @@ func (joinAuthorizer) Authorize(_ context.Context, a authorizer.Attributes) (aut
 	}
 	return authorizer.DecisionNoOpinion, "", nil
 }
-
-func (j joinAuthorizer) ConditionsAwareAuthorize(ctx context.Context, a authorizer.Attributes) authorizer.ConditionsAwareDecision {
-	return authorizer.ConditionsAwareDecisionFromParts(j.Authorize(ctx, a))
-}
-
-func (joinAuthorizer) EvaluateConditions(context.Context, authorizer.ConditionsAwareDecision, authorizer.ConditionsData) (authorizer.Decision, string, error) {
-	return authorizer.DecisionDeny, "", authorizer.ErrorConditionEvaluationNotSupported
-}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -118,7 +119,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		Roles: rbacInformers.Roles().Lister(), RoleBindings: rbacInformers.RoleBindings().Lister(),
 		ClusterRoles: rbacInformers.ClusterRoles().Lister(), ClusterRoleBindings: rbacInformers.ClusterRoleBindings().Lister(),
 	})
-	authz, err := newAuthorizer(rbacAuthz, newNodeAuthorizer(client), c.AlwaysAllow)
+	authz, err := newAuthorizer(rbacAuthz, authorizer.AuthorizerFunc(newNodeAuthorizer(client).Authorize), c.AlwaysAllow)
 	if err != nil {
 		return nil, err
 	}

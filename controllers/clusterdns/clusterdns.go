@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -136,15 +137,7 @@ func (r *reconciler) syncSlices(ctx context.Context, svc *corev1.Service) error 
 	wanted := map[string]bool{}
 	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 	for port, eps := range byPort {
-		slices.SortFunc(eps, func(a, b discoveryv1.Endpoint) int {
-			switch {
-			case a.Addresses[0] < b.Addresses[0]:
-				return -1
-			case a.Addresses[0] > b.Addresses[0]:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(eps, func(a, b discoveryv1.Endpoint) int { return strings.Compare(a.Addresses[0], b.Addresses[0]) })
 		name := ServiceName + "-" + strconv.Itoa(int(port))
 		wanted[name] = true
 		want := &discoveryv1.EndpointSlice{
