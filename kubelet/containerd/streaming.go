@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,11 +53,7 @@ func (r *Runtime) instances(ctx context.Context, pod *corev1.Pod, name string) (
 		}
 		out = append(out, instance{c: c, attempt: int32(a)})
 	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].attempt > out[j-1].attempt; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortStableFunc(out, func(a, b instance) int { return cmp.Compare(b.attempt, a.attempt) })
 	return out, nil
 }
 
