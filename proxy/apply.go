@@ -12,9 +12,11 @@ import (
 
 // applier turns rulesets into nft transactions: the whole table when
 // what the kernel holds is unknown (at start, after a failure), else
-// only what changed since the last applied ruleset.
+// only what changed since the last applied ruleset, through netlink when
+// it can express the change (netlinkWriter).
 type applier struct {
 	nft  knftables.Interface
+	nl   *netlinkWriter
 	last *state
 }
 
@@ -28,7 +30,20 @@ func (a *applier) apply(ctx context.Context, want *state) error {
 		}
 		tx = a.full(want.flatten(), existing)
 	} else {
-		tx = a.incremental(want)
+		o := a.changes(want)
+		if a.nl != nil {
+			done, err := a.nl.run(o)
+			if err != nil {
+				a.last = nil
+				return err
+			}
+			if done {
+				a.last = want
+				return nil
+			}
+		}
+		tx = a.nft.NewTransaction()
+		o.emit(tx)
 	}
 	if tx.NumOperations() > 0 {
 		if err := a.nft.Run(ctx, tx); err != nil {
@@ -124,9 +139,17 @@ type ops struct {
 	staleChains, staleSets                       []string
 }
 
-// incremental changes what differs between the last state and want: the
-// fixed part, and the fragments of the Services that changed.
+// incremental is the transaction that changes the table from the last
+// state to want.
 func (a *applier) incremental(want *state) *knftables.Transaction {
+	tx := a.nft.NewTransaction()
+	a.changes(want).emit(tx)
+	return tx
+}
+
+// changes are the operations for what differs between the last state and
+// want: the fixed part, and the fragments of the Services that changed.
+func (a *applier) changes(want *state) *ops {
 	var o ops
 	diffRuleset(a.last.fixed, want.fixed, &o)
 	// Only the fragments that are not the very ones applied last are
@@ -155,35 +178,57 @@ func (a *applier) incremental(want *state) *knftables.Transaction {
 	for _, key := range gone {
 		diffRuleset(a.last.frags[key], empty, &o)
 	}
-	tx := a.nft.NewTransaction()
-	o.emit(tx)
-	return tx
+	return &o
 }
 
-// emit writes the operations in their phases' order.
-func (o *ops) emit(tx *knftables.Transaction) {
+// verb is what an operation does to its object.
+type verb int
+
+const (
+	verbAdd verb = iota
+	verbDelete
+	verbFlush
+)
+
+// each calls f with the operations in their phases' order.
+func (o *ops) each(f func(verb, knftables.Object)) {
 	for _, list := range [][]knftables.Object{o.create, o.rules, o.mapDeletes, o.mapAdds, o.elements} {
 		for _, obj := range list {
-			if op, ok := obj.(deleteOp); ok {
-				tx.Delete(op.Object)
-			} else if f, ok := obj.(flushOp); ok {
-				tx.Flush(f.Object)
-			} else {
-				tx.Add(obj)
+			switch op := obj.(type) {
+			case deleteOp:
+				f(verbDelete, op.Object)
+			case flushOp:
+				f(verbFlush, op.Object)
+			default:
+				f(verbAdd, obj)
 			}
 		}
 	}
 	slices.Sort(o.staleChains)
 	for _, name := range o.staleChains {
-		tx.Flush(&knftables.Chain{Name: name})
+		f(verbFlush, &knftables.Chain{Name: name})
 	}
 	for _, name := range o.staleChains {
-		tx.Delete(&knftables.Chain{Name: name})
+		f(verbDelete, &knftables.Chain{Name: name})
 	}
 	slices.Sort(o.staleSets)
 	for _, name := range o.staleSets {
-		tx.Delete(&knftables.Set{Name: name})
+		f(verbDelete, &knftables.Set{Name: name})
 	}
+}
+
+// emit writes the operations to tx.
+func (o *ops) emit(tx *knftables.Transaction) {
+	o.each(func(v verb, obj knftables.Object) {
+		switch v {
+		case verbDelete:
+			tx.Delete(obj)
+		case verbFlush:
+			tx.Flush(obj)
+		default:
+			tx.Add(obj)
+		}
+	})
 }
 
 // deleteOp and flushOp mark operations other than add in an ops list.

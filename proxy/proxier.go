@@ -111,7 +111,9 @@ func New(cfg Config) (*Proxier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service proxy: nftables: %w", err)
 	}
-	return newProxier(cfg, nft), nil
+	p := newProxier(cfg, nft)
+	p.applier.nl = newNetlinkWriter(cfg.Table)
+	return p, nil
 }
 
 func (cfg *Config) defaults() {
@@ -149,6 +151,9 @@ func (p *Proxier) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx).WithName("proxy")
 	ctx = klog.NewContext(ctx, logger)
 	enableBridgeNetfilter(logger)
+	if p.applier.nl != nil {
+		defer p.applier.nl.close()
+	}
 	if err := enableLocalnet(p.cfg.NodePortIPs); err != nil {
 		logger.Error(err, "node ports on loopback need route_localnet")
 	}
