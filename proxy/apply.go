@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/knftables"
 )
 
@@ -22,51 +23,76 @@ type applier struct {
 
 // apply makes the table hold want, all at once or not at all.
 func (a *applier) apply(ctx context.Context, want *state) error {
-	var tx *knftables.Transaction
+	var list []op
 	if a.last == nil {
-		existing, err := a.list(ctx)
+		ex, err := a.existing(ctx)
 		if err != nil {
 			return err
 		}
-		tx = a.full(want.flatten(), existing)
-	} else {
-		o := a.changes(want)
-		if a.nl != nil {
-			done, err := a.nl.run(o)
-			if err != nil {
-				a.last = nil
-				return err
-			}
-			if done {
-				a.last = want
-				return nil
+		if !ex.table && a.nl != nil {
+			// The table, with its comment, comes from nft; netlink fills it.
+			tx := a.nft.NewTransaction()
+			tx.Add(proxyTable())
+			if err := a.nft.Run(ctx, tx); err != nil {
+				return fmt.Errorf("creating the table: %w", err)
 			}
 		}
-		tx = a.nft.NewTransaction()
-		o.emit(tx)
+		list = a.full(want.flatten(), ex)
+	} else {
+		list = a.changes(want).list()
 	}
-	if tx.NumOperations() > 0 {
-		if err := a.nft.Run(ctx, tx); err != nil {
+	if len(list) > 0 {
+		if err := a.run(ctx, list); err != nil {
 			a.last = nil
-			return fmt.Errorf("nft transaction of %d operations: %w", tx.NumOperations(), err)
+			return err
 		}
 	}
 	a.last = want
 	return nil
 }
 
+// run applies one transaction: through netlink when it can express it,
+// else through nft.
+func (a *applier) run(ctx context.Context, list []op) error {
+	if a.nl != nil {
+		done, err := a.nl.run(list)
+		if done {
+			return nil
+		}
+		if err != nil {
+			// Nothing of the batch applied: nft gets its chance.
+			klog.FromContext(ctx).Error(err, "the netlink batch failed; applying the change through nft")
+		}
+	}
+	tx := a.nft.NewTransaction()
+	emit(tx, list)
+	if err := a.nft.Run(ctx, tx); err != nil {
+		return fmt.Errorf("nft transaction of %d operations: %w", tx.NumOperations(), err)
+	}
+	return nil
+}
+
+func proxyTable() *knftables.Table {
+	return &knftables.Table{Comment: knftables.PtrTo("skiff service proxy")}
+}
+
 // existing is what the table holds, by kind.
 type existing struct {
+	table              bool
 	chains, sets, maps []string
 }
 
-func (a *applier) list(ctx context.Context) (existing, error) {
+func (a *applier) existing(ctx context.Context) (existing, error) {
+	if a.nl != nil {
+		return a.nl.existing()
+	}
 	var e existing
 	for kind, dst := range map[string]*[]string{"chains": &e.chains, "sets": &e.sets, "maps": &e.maps} {
 		names, err := a.nft.List(ctx, kind)
 		if err != nil && !knftables.IsNotFound(err) {
 			return e, fmt.Errorf("listing the table's %s: %w", kind, err)
 		}
+		e.table = e.table || err == nil
 		*dst = names
 	}
 	return e, nil
@@ -94,42 +120,41 @@ func element(mapName, key, value string) *knftables.Element {
 // lose their references), everything wanted is written as a change from
 // nothing, and what is no longer wanted is deleted. Dynamic sets (session
 // affinity) keep their entries.
-func (a *applier) full(want *ruleset, ex existing) *knftables.Transaction {
-	tx := a.nft.NewTransaction()
-	tx.Add(&knftables.Table{Comment: knftables.PtrTo("skiff service proxy")})
+func (a *applier) full(want *ruleset, ex existing) []op {
+	list := []op{{verbAdd, proxyTable()}}
 	for _, name := range ex.chains {
-		tx.Flush(&knftables.Chain{Name: name})
+		list = append(list, op{verbFlush, &knftables.Chain{Name: name}})
 	}
 	for _, name := range ex.maps {
-		tx.Flush(&knftables.Map{Name: name})
+		list = append(list, op{verbFlush, &knftables.Map{Name: name}})
 	}
 	for _, name := range ex.sets {
 		if s, ok := want.sets[name]; ok && !s.dynamic {
-			tx.Flush(&knftables.Set{Name: name})
+			list = append(list, op{verbFlush, &knftables.Set{Name: name}})
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(mapTypes)) {
-		tx.Add(&knftables.Map{Name: name, Type: mapTypes[name]})
+		list = append(list, op{verbAdd, &knftables.Map{Name: name, Type: mapTypes[name]}})
 	}
 	var o ops
 	diffRuleset(newRuleset(), want, &o)
-	o.emit(tx)
+	list = append(list, o.list()...)
 	for _, name := range ex.chains {
 		if _, ok := want.chains[name]; !ok {
-			tx.Delete(&knftables.Chain{Name: name})
+			list = append(list, op{verbDelete, &knftables.Chain{Name: name}})
 		}
 	}
 	for _, name := range ex.maps {
 		if _, ok := mapTypes[name]; !ok {
-			tx.Delete(&knftables.Map{Name: name})
+			list = append(list, op{verbDelete, &knftables.Map{Name: name}})
 		}
 	}
 	for _, name := range ex.sets {
 		if _, ok := want.sets[name]; !ok {
-			tx.Delete(&knftables.Set{Name: name})
+			list = append(list, op{verbDelete, &knftables.Set{Name: name}})
 		}
 	}
-	return tx
+	return list
 }
 
 // ops are a transaction's operations by phase: objects are created
@@ -143,7 +168,7 @@ type ops struct {
 // state to want.
 func (a *applier) incremental(want *state) *knftables.Transaction {
 	tx := a.nft.NewTransaction()
-	a.changes(want).emit(tx)
+	emit(tx, a.changes(want).list())
 	return tx
 }
 
@@ -190,45 +215,53 @@ const (
 	verbFlush
 )
 
-// each calls f with the operations in their phases' order.
-func (o *ops) each(f func(verb, knftables.Object)) {
-	for _, list := range [][]knftables.Object{o.create, o.rules, o.mapDeletes, o.mapAdds, o.elements} {
-		for _, obj := range list {
-			switch op := obj.(type) {
+// op is one operation of a transaction.
+type op struct {
+	verb verb
+	obj  knftables.Object
+}
+
+// list is the operations in their phases' order.
+func (o *ops) list() []op {
+	var list []op
+	for _, phase := range [][]knftables.Object{o.create, o.rules, o.mapDeletes, o.mapAdds, o.elements} {
+		for _, obj := range phase {
+			switch x := obj.(type) {
 			case deleteOp:
-				f(verbDelete, op.Object)
+				list = append(list, op{verbDelete, x.Object})
 			case flushOp:
-				f(verbFlush, op.Object)
+				list = append(list, op{verbFlush, x.Object})
 			default:
-				f(verbAdd, obj)
+				list = append(list, op{verbAdd, obj})
 			}
 		}
 	}
 	slices.Sort(o.staleChains)
 	for _, name := range o.staleChains {
-		f(verbFlush, &knftables.Chain{Name: name})
+		list = append(list, op{verbFlush, &knftables.Chain{Name: name}})
 	}
 	for _, name := range o.staleChains {
-		f(verbDelete, &knftables.Chain{Name: name})
+		list = append(list, op{verbDelete, &knftables.Chain{Name: name}})
 	}
 	slices.Sort(o.staleSets)
 	for _, name := range o.staleSets {
-		f(verbDelete, &knftables.Set{Name: name})
+		list = append(list, op{verbDelete, &knftables.Set{Name: name}})
 	}
+	return list
 }
 
 // emit writes the operations to tx.
-func (o *ops) emit(tx *knftables.Transaction) {
-	o.each(func(v verb, obj knftables.Object) {
-		switch v {
+func emit(tx *knftables.Transaction, list []op) {
+	for _, o := range list {
+		switch o.verb {
 		case verbDelete:
-			tx.Delete(obj)
+			tx.Delete(o.obj)
 		case verbFlush:
-			tx.Flush(obj)
+			tx.Flush(o.obj)
 		default:
-			tx.Add(obj)
+			tx.Add(o.obj)
 		}
-	})
+	}
 }
 
 // deleteOp and flushOp mark operations other than add in an ops list.

@@ -361,9 +361,6 @@ func Cleanup(ctx context.Context, table string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := nft.List(ctx, "chains"); knftables.IsNotFound(err) {
-		return nil
-	}
 	tx := nft.NewTransaction()
 	tx.Delete(&knftables.Table{})
 	if err := nft.Run(ctx, tx); err != nil && !knftables.IsNotFound(err) {

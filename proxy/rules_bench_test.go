@@ -99,3 +99,17 @@ func BenchmarkSync5000(b *testing.B) {
 type nopNFT struct{ *knftables.Fake }
 
 func (nopNFT) Run(context.Context, *knftables.Transaction) error { return nil }
+
+// BenchmarkFull5000 is the Go work of a full sync at 5,000 Services: the
+// rules, the transaction and its nft text.
+func BenchmarkFull5000(b *testing.B) {
+	ports := benchPorts(5000)
+	a := &applier{nft: knftables.NewFake(knftables.IPv4Family, "bench")}
+	for b.Loop() {
+		tx := a.nft.NewTransaction()
+		emit(tx, a.full(buildState(testNode, ports).flatten(), existing{}))
+		if len(tx.String()) == 0 {
+			b.Fatal("empty transaction")
+		}
+	}
+}

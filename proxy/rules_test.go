@@ -162,7 +162,8 @@ func TestRulesGolden(t *testing.T) {
 	fake := knftables.NewFake(knftables.IPv4Family, "skiff-services")
 	a := &applier{nft: fake}
 	want := buildState(testNode, model(t, svcs, slices))
-	tx := a.full(want.flatten(), existing{})
+	tx := fake.NewTransaction()
+	emit(tx, a.full(want.flatten(), existing{}))
 	golden(t, "full.nft", tx.String())
 	if err := fake.Run(context.Background(), tx); err != nil {
 		t.Fatalf("the fake nft refused the full transaction: %v", err)
