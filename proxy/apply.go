@@ -19,11 +19,15 @@ type applier struct {
 	nft  knftables.Interface
 	nl   *netlinkWriter
 	last *state
+	// shared counts the Services that hold each element of the shared
+	// sets in last (sharedSets).
+	shared map[string]map[string]int
 }
 
 // apply makes the table hold want, all at once or not at all.
 func (a *applier) apply(ctx context.Context, want *state) error {
 	var list []op
+	var changes *ops
 	if a.last == nil {
 		ex, err := a.existing(ctx)
 		if err != nil {
@@ -39,7 +43,8 @@ func (a *applier) apply(ctx context.Context, want *state) error {
 		}
 		list = a.full(want.flatten(), ex)
 	} else {
-		list = a.changes(want).list()
+		changes = a.changes(want)
+		list = changes.list()
 	}
 	if len(list) > 0 {
 		if err := a.run(ctx, list); err != nil {
@@ -48,6 +53,7 @@ func (a *applier) apply(ctx context.Context, want *state) error {
 		}
 	}
 	a.last = want
+	a.commitShared(want, changes)
 	return nil
 }
 
@@ -162,6 +168,8 @@ func (a *applier) full(want *ruleset, ex existing) []op {
 type ops struct {
 	create, rules, mapDeletes, mapAdds, elements []knftables.Object
 	staleChains, staleSets                       []string
+	// shared is how the counts of the shared sets' elements change.
+	shared map[string]map[string]int
 }
 
 // incremental is the transaction that changes the table from the last
@@ -203,7 +211,65 @@ func (a *applier) changes(want *state) *ops {
 	for _, key := range gone {
 		diffRuleset(a.last.frags[key], empty, &o)
 	}
+	// The shared sets change where an element's count goes to or from 0.
+	o.shared = map[string]map[string]int{}
+	count := func(f *ruleset, by int) {
+		for name, elements := range f.shared() {
+			for _, e := range elements {
+				if o.shared[name] == nil {
+					o.shared[name] = map[string]int{}
+				}
+				o.shared[name][e] += by
+			}
+		}
+	}
+	for _, key := range changed {
+		if old, ok := a.last.frags[key]; ok {
+			count(old, -1)
+		}
+		count(want.frags[key], 1)
+	}
+	for _, key := range gone {
+		count(a.last.frags[key], -1)
+	}
+	for _, name := range sharedSets {
+		var gone, added []string
+		for e, by := range o.shared[name] {
+			before := a.shared[name][e]
+			switch after := before + by; {
+			case before == 0 && after > 0:
+				added = append(added, e)
+			case before > 0 && after == 0:
+				gone = append(gone, e)
+			}
+		}
+		slices.Sort(gone)
+		slices.Sort(added)
+		for _, e := range gone {
+			o.elements = append(o.elements, deleteOp{&knftables.Element{Set: name, Key: strings.Split(e, " . ")}})
+		}
+		for _, e := range added {
+			o.elements = append(o.elements, &knftables.Element{Set: name, Key: strings.Split(e, " . ")})
+		}
+	}
 	return &o
+}
+
+// commitShared counts the shared sets' elements as the table now holds
+// them: from scratch after a full sync, else by o's changes.
+func (a *applier) commitShared(want *state, o *ops) {
+	if o == nil || a.shared == nil {
+		a.shared = want.sharedCounts()
+		return
+	}
+	for name, changes := range o.shared {
+		counts := a.shared[name]
+		for e, by := range changes {
+			if counts[e] += by; counts[e] <= 0 {
+				delete(counts, e)
+			}
+		}
+	}
 }
 
 // verb is what an operation does to its object.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,6 +66,9 @@ func TestNetlinkMatchesNft(t *testing.T) {
 	}
 	ctx := context.Background()
 	byNft, byNetlink := fmt.Sprintf("skiff-test-nft-%d", os.Getpid()), fmt.Sprintf("skiff-test-nl-%d", os.Getpid())
+	// A third table is written whole at every step: what the changes add
+	// up to must be what a full sync writes.
+	whole := fmt.Sprintf("skiff-test-full-%d", os.Getpid())
 	newApplier := func(table string) *applier {
 		t.Cleanup(func() {
 			if err := Cleanup(ctx, table); err != nil {
@@ -77,7 +81,7 @@ func TestNetlinkMatchesNft(t *testing.T) {
 		}
 		return &applier{nft: nft}
 	}
-	a, b := newApplier(byNft), newApplier(byNetlink)
+	a, b, c := newApplier(byNft), newApplier(byNetlink), newApplier(whole)
 	b.nl = newNetlinkWriter(byNetlink)
 	t.Cleanup(b.nl.close)
 	list := func(table string) string {
@@ -85,7 +89,7 @@ func TestNetlinkMatchesNft(t *testing.T) {
 		if err != nil {
 			t.Fatalf("nft list table %s: %v: %s", table, err, out)
 		}
-		return strings.ReplaceAll(string(out), table, "TABLE")
+		return normalize(strings.ReplaceAll(string(out), table, "TABLE"))
 	}
 
 	svcs, slices := fixture()
@@ -139,6 +143,14 @@ func TestNetlinkMatchesNft(t *testing.T) {
 		{"a restart without source ranges", func() {}, true, true},
 		{"session affinity Service loses its endpoints (sets deleted)", func() { set("sticky", port80) }, false, true},
 		{"a Service is deleted", func() { svcs = svcs[:len(svcs)-1] }, false, true},
+		// One pod behind two Services: its hairpin pair stays while
+		// either has it.
+		{"a second Service over the web pods", func() {
+			svcs = append(svcs, service("default", "web2", "10.96.0.41", []corev1.ServicePort{tcp("", 80)}))
+			set("web", map[string]int32{"http": 8080}, ready("10.244.0.5", "n1"))
+			slices = append(slices, slice("default", "web2", port80, ready("10.244.0.5", "n1")))
+		}, false, true},
+		{"the first loses it", func() { set("web", map[string]int32{"http": 8080}) }, false, true},
 		// More elements than one message carries.
 		{"300 Services at once", func() {
 			for i := range 300 {
@@ -149,7 +161,7 @@ func TestNetlinkMatchesNft(t *testing.T) {
 		}, false, true},
 		{"and gone again", func() { svcs, slices = svcs[:len(svcs)-300], slices[:len(slices)-300] }, false, true},
 		{"a start on an empty table", func() {
-			for _, table := range []string{byNft, byNetlink} {
+			for _, table := range []string{byNft, byNetlink, whole} {
 				if err := Cleanup(ctx, table); err != nil {
 					t.Fatal(err)
 				}
@@ -173,6 +185,13 @@ func TestNetlinkMatchesNft(t *testing.T) {
 		}
 		if got, want := list(byNetlink), list(byNft); got != want {
 			t.Fatalf("%s: the tables differ.\nthrough netlink:\n%s\nthrough nft:\n%s", step.name, got, want)
+		}
+		c.last = nil
+		if err := c.apply(ctx, buildState(testNode, model(t, svcs, slices))); err != nil {
+			t.Fatalf("%s: whole: %v", step.name, err)
+		}
+		if got, want := list(byNft), list(whole); got != want {
+			t.Fatalf("%s: the changes add up to another table than a full sync writes.\nchanged:\n%s\nwritten whole:\n%s", step.name, got, want)
 		}
 	}
 }
@@ -232,4 +251,42 @@ func TestNetlinkRefusedBatch(t *testing.T) {
 	if l := listing(); !strings.Contains(l, "dnat to 10.244.0.16:8080") || strings.Contains(l, "10.244.0.6") {
 		t.Fatalf("the full sync did not bring the table in line:\n%s", l)
 	}
+}
+
+// normalize makes a table listing independent of the order in which
+// chains, sets and elements were added: its blocks sorted, and each
+// block's elements.
+func normalize(listing string) string {
+	var blocks []string
+	var cur []string
+	for _, line := range strings.Split(listing, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "\t") && !strings.HasPrefix(line, "\t\t") && strings.HasSuffix(trimmed, "{"):
+			cur = []string{trimmed}
+		case cur != nil && line == "\t}":
+			blocks = append(blocks, normalizeBlock(cur))
+			cur = nil
+		case cur != nil:
+			cur = append(cur, trimmed)
+		}
+	}
+	slices.Sort(blocks)
+	return strings.Join(blocks, "\n")
+}
+
+// normalizeBlock sorts the elements of a set or map block.
+func normalizeBlock(lines []string) string {
+	joined := strings.Join(lines, " ")
+	start := strings.Index(joined, "elements = {")
+	if start < 0 {
+		return strings.Join(lines, "\n")
+	}
+	end := strings.Index(joined[start:], "}")
+	elements := strings.Split(joined[start+len("elements = {"):start+end], ",")
+	for i := range elements {
+		elements[i] = strings.TrimSpace(elements[i])
+	}
+	slices.Sort(elements)
+	return joined[:start] + "elements = {" + strings.Join(elements, ", ") + "}" + joined[start+end+1:]
 }

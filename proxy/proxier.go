@@ -171,10 +171,13 @@ func (p *Proxier) Run(ctx context.Context) error {
 		UpdateFunc: func(old, obj any) { changed(old, obj) },
 		DeleteFunc: func(obj any) { changed(obj) },
 	}
+	var handled []cache.InformerSynced
 	for _, inf := range []cache.SharedIndexInformer{svcInf.Informer(), sliceInf.Informer()} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
+		reg, err := inf.AddEventHandler(handler)
+		if err != nil {
 			return err
 		}
+		handled = append(handled, reg.HasSynced)
 	}
 	if err := sliceInf.Informer().AddIndexers(cache.Indexers{byServiceIndex: sliceServiceIndex}); err != nil {
 		return err
@@ -186,10 +189,14 @@ func (p *Proxier) Run(ctx context.Context) error {
 	p.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "skiff-proxy", Host: p.cfg.NodeName})
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("service proxy: %v cache did not sync", typ)
+	// The handlers have seen every object of the first listing: the
+	// first sync covers them all, and the syncs after it only what
+	// changed since.
+	if !cache.WaitForCacheSync(ctx.Done(), handled...) {
+		if ctx.Err() != nil {
+			return nil
 		}
+		return fmt.Errorf("service proxy: the Service and EndpointSlice caches did not sync")
 	}
 	logger.Info("service proxy running", "table", p.cfg.Table)
 	defer p.health.close(context.Background())
@@ -274,7 +281,7 @@ func (p *Proxier) Sync(ctx context.Context) error {
 			want.frags[key] = c.frag
 		}
 	}
-	want.fixed = fixedRules(n, want.frags)
+	want.fixed = fixedRules(n)
 	full := p.applier.last == nil
 	if err := p.applier.apply(ctx, want); err != nil {
 		p.redo(dirty, all)

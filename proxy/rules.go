@@ -122,14 +122,15 @@ func buildState(n node, ports []servicePort) *state {
 	for key, sps := range byService {
 		st.frags[key] = serviceRules(n, sps)
 	}
-	st.fixed = fixedRules(n, st.frags)
+	st.fixed = fixedRules(n)
 	return st
 }
 
 // buildRules is the whole table as one ruleset.
 func buildRules(n node, ports []servicePort) *ruleset { return buildState(n, ports).flatten() }
 
-// flatten merges the fixed part and the fragments.
+// flatten merges the fixed part and the fragments, whose cluster IPs and
+// hairpin pairs fill the shared sets.
 func (st *state) flatten() *ruleset {
 	r := newRuleset()
 	for _, part := range append([]*ruleset{st.fixed}, slices.Collect(maps.Values(st.frags))...) {
@@ -139,7 +140,43 @@ func (st *state) flatten() *ruleset {
 			maps.Copy(r.maps[name], entries)
 		}
 	}
+	for name, count := range st.sharedCounts() {
+		s := r.sets[name]
+		s.elements = make(map[string]bool, len(count))
+		for e := range count {
+			s.elements[e] = true
+		}
+		r.sets[name] = s
+	}
 	return r
+}
+
+// sharedSets are the sets whose elements come from the fragments: a
+// Service's cluster IPs and the hairpin pairs of its endpoints on this
+// node. One element may come from several Services (an endpoint of two
+// Services), so the sets are kept by counts.
+var sharedSets = []string{setClusterIPs, setHairpin}
+
+// shared is a fragment's elements of the shared sets, by set.
+func (r *ruleset) shared() map[string][]string {
+	return map[string][]string{setClusterIPs: r.clusterIPs, setHairpin: r.hairpin}
+}
+
+// sharedCounts counts, per shared set, the fragments that hold each
+// element.
+func (st *state) sharedCounts() map[string]map[string]int {
+	counts := map[string]map[string]int{}
+	for _, name := range sharedSets {
+		counts[name] = map[string]int{}
+	}
+	for _, f := range st.frags {
+		for name, elements := range f.shared() {
+			for _, e := range elements {
+				counts[name][e]++
+			}
+		}
+	}
+	return counts
 }
 
 // serviceRules computes one Service's fragment from its ports.
@@ -163,9 +200,9 @@ func serviceRules(n node, ports []servicePort) *ruleset {
 	return r
 }
 
-// fixedRules computes the table's fixed chains and its sets of cluster
-// IPs, node port addresses and hairpin pairs, from the fragments.
-func fixedRules(n node, frags map[string]*ruleset) *ruleset {
+// fixedRules computes the table's fixed chains and sets (the elements of
+// the shared sets come from the fragments).
+func fixedRules(n node) *ruleset {
 	r := newRuleset()
 	r.sets = map[string]setSpec{
 		setClusterIPs:  {typ: "ipv4_addr"},
@@ -208,24 +245,7 @@ func fixedRules(n node, frags map[string]*ruleset) *ruleset {
 		"ip daddr . meta l4proto . th dport vmap @" + mapServiceIPs,
 		"ip daddr @" + setNodePortIPs + " meta l4proto . th dport vmap @" + mapServiceNodePorts,
 	}}
-	clusterIPs, pairs := make(map[string]bool, len(frags)), make(map[string]bool, 3*len(frags))
-	for _, f := range frags {
-		for _, ip := range f.clusterIPs {
-			clusterIPs[ip] = true
-		}
-		for _, pair := range f.hairpin {
-			pairs[pair] = true
-		}
-	}
-	r.setElements(setClusterIPs, clusterIPs)
-	r.setElements(setHairpin, pairs)
 	return r
-}
-
-func (r *ruleset) setElements(name string, elements map[string]bool) {
-	s := r.sets[name]
-	s.elements = elements
-	r.sets[name] = s
 }
 
 // hashName is a short stable hash of s, for unique chain names.

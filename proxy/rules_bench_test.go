@@ -45,13 +45,13 @@ func BenchmarkBuildRules5000(b *testing.B) {
 func BenchmarkIncremental5000(b *testing.B) {
 	ports := benchPorts(5000)
 	last := buildState(testNode, ports)
-	a := &applier{nft: knftables.NewFake(knftables.IPv4Family, "bench"), last: last}
+	a := &applier{nft: knftables.NewFake(knftables.IPv4Family, "bench"), last: last, shared: last.sharedCounts()}
 	ports[42].Endpoints[1].IP = "10.210.0.1"
 	key := ports[42].Service.String()
 	for b.Loop() {
 		want := &state{frags: maps.Clone(last.frags)}
 		want.frags[key] = serviceRules(testNode, ports[42:43])
-		want.fixed = fixedRules(testNode, want.frags)
+		want.fixed = fixedRules(testNode)
 		if tx := a.incremental(want); tx.NumOperations() == 0 {
 			b.Fatal("no change")
 		}

@@ -168,7 +168,7 @@ func TestRulesGolden(t *testing.T) {
 	if err := fake.Run(context.Background(), tx); err != nil {
 		t.Fatalf("the fake nft refused the full transaction: %v", err)
 	}
-	a.last = want
+	a.last, a.shared = want, want.sharedCounts()
 
 	// Endpoints change: only their chains and map entries are touched.
 	slices[0] = slice("default", "web", map[string]int32{"http": 8080}, ready("10.244.0.5", "n1"), ready("10.244.0.16", "n1"))
@@ -180,7 +180,7 @@ func TestRulesGolden(t *testing.T) {
 		t.Fatalf("the fake nft refused the incremental transaction: %v", err)
 	}
 	// Nothing changed: nothing to do.
-	a.last = want2
+	a.last, a.shared = want2, want2.sharedCounts()
 	if tx3 := a.incremental(buildState(testNode, model(t, svcs, slices))); tx3.NumOperations() != 0 {
 		t.Errorf("an unchanged ruleset gives operations:\n%s", tx3)
 	}
