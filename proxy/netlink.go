@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -537,6 +538,35 @@ var clauses = []clause{
 			return nil, 0, false
 		}
 		return []expr.Any{payload(off, reg1), &expr.Lookup{SourceRegister: reg1, SetName: t[2][1:]}}, 3, true
+	},
+	// ip saddr|daddr ADDRESS[/BITS], as nft compiles it: whole bytes of
+	// the address compared, or the address masked when the prefix ends
+	// inside a byte
+	func(t []string) ([]expr.Any, int, bool) {
+		if len(t) < 3 || t[0] != "ip" {
+			return nil, 0, false
+		}
+		off, ok := map[string]uint32{"saddr": offSaddr, "daddr": offDaddr}[t[1]]
+		prefix, err := netip.ParsePrefix(t[2])
+		if err != nil {
+			var addr netip.Addr
+			addr, err = netip.ParseAddr(t[2])
+			prefix = netip.PrefixFrom(addr, 32)
+		}
+		if !ok || err != nil || !prefix.Addr().Is4() || prefix.Masked() != prefix {
+			return nil, 0, false
+		}
+		network := prefix.Addr().As4()
+		bits := prefix.Bits()
+		if bits > 0 && bits%8 == 0 {
+			n := uint32(bits / 8)
+			return []expr.Any{&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: network[:n]}}, 3, true
+		}
+		mask := net.CIDRMask(bits, 32)
+		return []expr.Any{payload(off, reg1),
+			&expr.Bitwise{SourceRegister: reg1, DestRegister: reg1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: network[:]}}, 3, true
 	},
 	// iifname [!=] "NAME"
 	func(t []string) ([]expr.Any, int, bool) {

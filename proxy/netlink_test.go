@@ -30,6 +30,8 @@ func TestCompileRule(t *testing.T) {
 		"masquerade fully-random", "ip daddr @cluster-ips reject",
 		"ip saddr @affinity-x goto endpoint-x", `iifname "skiff0" goto service-X`,
 		"update @affinity-x { ip saddr }", "fib saddr type local jump mark-for-masquerade",
+		"ip saddr 10.0.0.0/8 return", "ip saddr 172.16.0.0/12 return", "ip saddr 0.0.0.0/0 return",
+		"ip saddr 203.0.113.7/32 return", "ip daddr 192.168.1.10 jump firewall-x",
 	} {
 		if _, ok := compileRule(text); !ok {
 			t.Errorf("%q is not compiled", text)
@@ -42,7 +44,8 @@ func TestCompileRule(t *testing.T) {
 		"meta l4proto tcp dnat to 10.244.0.5",
 		"meta l4proto tcp dnat to [fd00::1]:80",
 		"ip daddr { 192.168.1.10 } ip saddr != { 192.168.0.0/16, 10.0.0.0/8 } drop",
-		"ip daddr 10.0.0.1 drop",
+		"ip saddr 10.1.2.3/8 return",
+		"ip daddr fd00::1 drop",
 		`iifname "" goto x`,
 		"meta mark set meta mark & 0x4000",
 		"counter",
@@ -107,8 +110,7 @@ func TestNetlinkMatchesNft(t *testing.T) {
 		restart bool
 		netlink bool
 	}{
-		// loadBalancerSourceRanges (anonymous sets) are nft's alone.
-		{"the first, full sync", func() {}, true, false},
+		{"the first, full sync", func() {}, true, true},
 		{"endpoints of a random Service replaced", func() {
 			set("web", map[string]int32{"http": 8080}, ready("10.244.0.5", "n1"), ready("10.244.0.16", "n1"))
 		}, false, true},
@@ -133,7 +135,7 @@ func TestNetlinkMatchesNft(t *testing.T) {
 		{"session affinity endpoints change (new affinity sets)", func() {
 			set("sticky", port80, ready("10.244.0.8", "n1"), ready("10.244.2.8", "n3"))
 		}, false, true},
-		{"a restart: a full sync over the table", func() {}, true, false},
+		{"a restart: a full sync over the table", func() {}, true, true},
 		{"an externalTrafficPolicy Local Service loses its source ranges", func() {
 			lb := svcs[6].DeepCopy()
 			lb.Spec.LoadBalancerSourceRanges = nil

@@ -299,9 +299,17 @@ func (r *ruleset) addPort(n node, sp *servicePort) {
 	var rules []string
 	if len(sp.SourceRanges) > 0 && len(sp.LoadBalancerIPs) > 0 {
 		// loadBalancerSourceRanges: other clients of the load balancer
-		// IPs are dropped (node ports stay open, as upstream).
-		rules = append(rules, fmt.Sprintf("ip daddr { %s } ip saddr != { %s } drop",
-			strings.Join(sp.LoadBalancerIPs, ", "), strings.Join(sp.SourceRanges, ", ")))
+		// IPs are dropped (node ports stay open, as upstream). A chain of
+		// plain rules rather than anonymous sets: netlink.go writes these.
+		firewall := "firewall-" + h + "-" + id
+		var allowed []string
+		for _, cidr := range sp.SourceRanges {
+			allowed = append(allowed, "ip saddr "+cidr+" return")
+		}
+		r.chains[firewall] = chainSpec{rules: append(allowed, "drop")}
+		for _, ip := range sp.LoadBalancerIPs {
+			rules = append(rules, "ip daddr "+ip+" jump "+firewall)
+		}
 	}
 	if sp.ExternalLocal {
 		// Pods and the node itself reach every endpoint; traffic from

@@ -122,7 +122,7 @@ func fixture() ([]*corev1.Service, []*discoveryv1.EndpointSlice) {
 			s.Spec.Ports[0].NodePort = 30081
 			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.168.1.10"}}
-			s.Spec.LoadBalancerSourceRanges = []string{"192.168.0.0/16", " 10.0.0.0/8"}
+			s.Spec.LoadBalancerSourceRanges = []string{"192.168.0.0/16", " 10.0.0.0/8", "172.16.0.0/12", "203.0.113.7/32", "0.0.0.0/0"}
 		}),
 		service("default", "itp", "10.96.0.27", []corev1.ServicePort{tcp("", 80)}, func(s *corev1.Service) {
 			s.Spec.InternalTrafficPolicy = &local
