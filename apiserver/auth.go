@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	tokencache "k8s.io/apiserver/pkg/authentication/token/cache"
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
 	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -19,7 +21,11 @@ import (
 	authzunion "k8s.io/apiserver/pkg/authorization/union"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/utils/clock"
 )
+
+// tokenCacheTTL is how long a token's authentication is remembered.
+const tokenCacheTTL = 10 * time.Second
 
 // publicPaths may be read by anyone, authenticated or not, as upstream's
 // system:public-info-viewer role allows.
@@ -38,7 +44,8 @@ func (c CompletedConfig) applyAuthentication(cfg *genericapiserver.Config, saTok
 		if err := cfg.Authentication.ApplyClientCert(ca, cfg.SecureServing); err != nil {
 			return nil, fmt.Errorf("configuring client certificates: %w", err)
 		}
-		authenticators = append(authenticators, x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion))
+		authenticators = append(authenticators, newCachedX509(
+			x509request.NewDynamic(ca.VerifyOptions, x509request.CommonNameUserConversion), ca.VerifyOptions, clock.RealClock{}))
 	}
 	var tokenAuthenticators []authenticator.Token
 	if c.TokenAuthFile != "" {
@@ -51,7 +58,9 @@ func (c CompletedConfig) applyAuthentication(cfg *genericapiserver.Config, saTok
 	if saTokens != nil {
 		tokenAuthenticators = append(tokenAuthenticators, saTokens)
 	}
-	tokens := tokenunion.New(tokenAuthenticators...)
+	// Token results are remembered for 10 s, failures not at all, as
+	// kube-apiserver's defaults (--authentication-token-cache-ttl).
+	tokens := tokencache.New(tokenunion.New(tokenAuthenticators...), true, tokenCacheTTL, 0)
 	authenticators = append(authenticators, bearertoken.New(tokens))
 	// Every authenticated user is in system:authenticated, as upstream;
 	// anonymous users are not.

@@ -79,9 +79,11 @@ func FreePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Must stops the benchmark on an error.
+// Must ends the benchmark on an error: it says why, undoes what the
+// benchmark set up (Cleanup) and exits with status 1.
 func Must(err error) {
 	if err != nil {
-		panic(err)
+		fmt.Fprintf(os.Stderr, "benchmark failed: %v\n", err)
+		Exit(1)
 	}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 type Server struct {
 	Cmd    *exec.Cmd
 	Client kubernetes.Interface
+	stop   func()
 }
 
 // StartServer runs `bin server --data-dir dir --secure-port (free) args…`
@@ -39,6 +41,10 @@ func StartServer(ctx context.Context, bin, dir string, wantNodes int, args ...st
 	}
 	Must(cmd.Start())
 	s := &Server{Cmd: cmd}
+	s.stop = Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_, _ = cmd.Process.Wait()
+	})
 	for {
 		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
 		if err == nil {
@@ -51,17 +57,21 @@ func StartServer(ctx context.Context, bin, dir string, wantNodes int, args ...st
 			}
 		}
 		if ctx.Err() != nil {
-			s.Stop()
-			panic("the server's nodes did not become ready")
+			Must(fmt.Errorf("the server's nodes did not become ready (%d wanted): %w", wantNodes, ctx.Err()))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
 // Stop ends the server (SIGTERM) and waits for it.
-func (s *Server) Stop() {
-	_ = s.Cmd.Process.Signal(syscall.SIGTERM)
-	_, _ = s.Cmd.Process.Wait()
+func (s *Server) Stop() { s.stop() }
+
+// TempDir is a new temporary directory, removed when the benchmark ends
+// if remove has not been called before.
+func TempDir(prefix string) (dir string, remove func()) {
+	dir, err := os.MkdirTemp("", prefix)
+	Must(err)
+	return dir, Cleanup(func() { _ = os.RemoveAll(dir) })
 }
 
 func readyNodes(nodes []corev1.Node) int {
@@ -74,4 +84,37 @@ func readyNodes(nodes []corev1.Node) int {
 		}
 	}
 	return n
+}
+
+// ProfileDir is where benchmarks save the server's CPU and heap profiles
+// (SKIFF_BENCH_PROFILE; none when empty), for `go tool pprof`.
+func ProfileDir() string { return os.Getenv("SKIFF_BENCH_PROFILE") }
+
+// Profile saves the server's CPU profile over d (kind "profile") or its
+// heap profile (kind "heap") as ProfileDir()/name, when ProfileDir is
+// set. It runs in the background for CPU profiles; wait for the returned
+// channel.
+func (s *Server) Profile(ctx context.Context, kind, name string, d time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	dir := ProfileDir()
+	if dir == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		req := s.Client.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/" + kind)
+		if kind == "profile" {
+			req = req.Param("seconds", strconv.Itoa(max(1, int(d.Seconds()))))
+		}
+		data, err := req.DoRaw(ctx)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "no %s profile of the server: %v\n", kind, err)
+			return
+		}
+		Must(os.MkdirAll(dir, 0o755))
+		Must(os.WriteFile(filepath.Join(dir, name), data, 0o644))
+		fmt.Fprintf(os.Stderr, "saved %s\n", filepath.Join(dir, name))
+	}()
+	return done
 }
