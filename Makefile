@@ -49,12 +49,8 @@ test-unit: ## Run the unit tests only
 	$(GO) test -short ./...
 
 BENCH ?= all
-bench: build ## Run the benchmarks (test/bench/results); BENCH=startup|schedule|podstart|runtimefloor|proxy runs one (the last three need root)
-	@if [ "$(BENCH)" = all ] || [ "$(BENCH)" = startup ]; then $(GO) run ./test/bench/startup -bin bin/skiff; fi
-	@if [ "$(BENCH)" = all ] || [ "$(BENCH)" = schedule ]; then $(GO) run ./test/bench/schedule -bin bin/skiff -nodes 100 -pods 10000 -runs 3; fi
-	@if [ "$(BENCH)" = podstart ] || { [ "$(BENCH)" = all ] && [ "$$(id -u)" = 0 ]; }; then hack/install-deps.sh && $(GO) run ./test/images/build -o bin/test-image.tar && $(GO) run ./test/bench/podstart -bin bin/skiff -image bin/test-image.tar; fi
-	@if [ "$(BENCH)" = runtimefloor ] || { [ "$(BENCH)" = all ] && [ "$$(id -u)" = 0 ]; }; then hack/install-deps.sh && $(GO) run ./test/bench/runtimefloor; fi
-	@if [ "$(BENCH)" = proxy ] || { [ "$(BENCH)" = all ] && [ "$$(id -u)" = 0 ]; }; then hack/install-deps.sh && $(GO) run ./test/bench/proxy; fi
+bench: build ## Run the benchmarks into test/bench/results (summary.md); BENCH=startup|api|schedule|envtest|node|podstart|runtimefloor|proxy|micro (comma-separated) runs some; node, podstart, runtimefloor and proxy need root; SKIFF_BENCH_PROFILE=DIR saves the server's CPU and heap profiles
+	$(GO) run ./test/bench/run -bench $(BENCH)
 
 generate: ## Regenerate the OpenAPI definitions
 	hack/update-codegen.sh

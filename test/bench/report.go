@@ -23,6 +23,14 @@ type Result struct {
 	Max    float64   `json:"max"`
 	Runs   []float64 `json:"runs"`
 	Goal   string    `json:"goal,omitempty"`
+	// Anchor is what others measure for the same thing, for comparison.
+	Anchor string `json:"anchor,omitempty"`
+}
+
+// WithAnchor is r with what others measure for the same thing.
+func (r Result) WithAnchor(anchor string) Result {
+	r.Anchor = anchor
+	return r
 }
 
 // Summarize makes a Result of the runs' values.
@@ -42,13 +50,20 @@ func Report(results []Result, dir, name string) {
 	data, _ := json.MarshalIndent(doc, "", "  ")
 	Must(os.WriteFile(filepath.Join(dir, name+".json"), data, 0o644))
 	var b strings.Builder
-	b.WriteString("| measurement | median | min | max | goal |\n|---|---|---|---|---|\n")
-	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %.1f %s | %.1f | %.1f | %s |\n", r.Name, r.Median, r.Unit, r.Min, r.Max, r.Goal)
-	}
+	b.WriteString(Table(results))
 	fmt.Fprintf(&b, "\n%d CPUs, commit %s, %s\n", runtime.NumCPU(), commit, time.Now().UTC().Format("2006-01-02"))
 	Must(os.WriteFile(filepath.Join(dir, name+".md"), []byte(b.String()), 0o644))
 	fmt.Print(b.String())
+}
+
+// Table is results as a markdown table.
+func Table(results []Result) string {
+	var b strings.Builder
+	b.WriteString("| measurement | median | min | max | runs | goal | others |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s | %.1f %s | %.1f | %.1f | %d | %s | %s |\n", r.Name, r.Median, r.Unit, r.Min, r.Max, len(r.Runs), r.Goal, r.Anchor)
+	}
+	return b.String()
 }
 
 // Memory reads a process's resident and peak resident set in MiB.

@@ -59,7 +59,7 @@ func StartServer(ctx context.Context, bin, dir string, wantNodes int, args ...st
 		if ctx.Err() != nil {
 			Must(fmt.Errorf("the server's nodes did not become ready (%d wanted): %w", wantNodes, ctx.Err()))
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -117,4 +117,28 @@ func (s *Server) Profile(ctx context.Context, kind, name string, d time.Duration
 		fmt.Fprintf(os.Stderr, "saved %s\n", filepath.Join(dir, name))
 	}()
 	return done
+}
+
+// StartNodeServer runs a server whose own node runs pods in containerd
+// (root), on a bridge, pod network, kubelet and DNS port of its own, and
+// waits within ctx for the node to be Ready. Stopping it (Stop, or the
+// benchmark's end) also removes what the node left on the machine:
+// containers, network namespaces, the bridge, nftables tables.
+func StartNodeServer(ctx context.Context, bin, dir string, args ...string) *Server {
+	bridge := fmt.Sprintf("skb%d", os.Getpid()%100000)
+	undoNode := Cleanup(func() {
+		cmd := exec.Command(bin, "agent", "--cleanup", "--data-dir", dir, "--pod-bridge", bridge)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "skiff agent --cleanup: %v\n%s", err, out)
+		}
+	})
+	s := StartServer(ctx, bin, dir, 1, append([]string{"--runtime", "containerd", "--node-name", "bench", "--pod-bridge", bridge,
+		"--cluster-cidr", "10.253.0.0/16", "--kubelet-port", strconv.Itoa(FreePort()), "--cluster-dns-port", strconv.Itoa(FreePort())},
+		args...)...)
+	stopServer := s.stop
+	s.stop = func() {
+		stopServer()
+		undoNode()
+	}
+	return s
 }

@@ -40,6 +40,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "proxy: needs root (nftables)")
 		os.Exit(1)
 	}
+	bench.Interruptible()
+	// However the benchmark ends, its table goes.
+	defer bench.Cleanup(func() {
+		if err := proxy.Cleanup(context.Background(), benchTable); err != nil {
+			fmt.Fprintf(os.Stderr, "removing table %s: %v\n", benchTable, err)
+		}
+	})()
 	hostIP, err := primaryIP()
 	bench.Must(err)
 	var results []bench.Result
@@ -131,7 +138,7 @@ func (s *syncs) after(ctx context.Context, t time.Time) time.Time {
 		select {
 		case <-s.signal:
 		case <-ctx.Done():
-			panic("no sync after the change")
+			bench.Must(fmt.Errorf("no sync after the change: %w", ctx.Err()))
 		}
 	}
 }

@@ -38,9 +38,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "runtimefloor: needs root (containerd)")
 		os.Exit(1)
 	}
+	ctx := bench.Interruptible()
 	var p50, p99 []float64
 	for range *runs {
-		a, b := measure(*pods, *workers)
+		a, b := measure(ctx, *pods, *workers)
 		p50, p99 = append(p50, a), append(p99, b)
 	}
 	label := fmt.Sprintf("%d pods at once straight through the runtime, %d workers", *pods, *workers)
@@ -50,21 +51,22 @@ func main() {
 	}, *out, "runtimefloor")
 }
 
-func measure(n, workers int) (p50, p99 float64) {
-	dir, err := os.MkdirTemp("", "skiff-bench-floor-")
-	bench.Must(err)
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+func measure(ctx context.Context, n, workers int) (p50, p99 float64) {
+	dir, removeDir := bench.TempDir("skiff-bench-floor-")
+	defer removeDir()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 
 	sup := &containerd.Supervisor{Dir: dir + "/containerd"}
 	sctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(sctx) }()
-	defer func() {
+	defer bench.Cleanup(func() {
 		stop()
-		bench.Must(<-done)
-	}()
+		if err := <-done; err != nil {
+			fmt.Fprintf(os.Stderr, "containerd: %v\n", err)
+		}
+	})()
 	bench.Must(sup.WaitReady(ctx))
 	var image bytes.Buffer
 	bench.Must(images.Build(&image, "/bin/busybox"))
@@ -75,12 +77,12 @@ func measure(n, workers int) (p50, p99 float64) {
 	c.Close()
 
 	bridge := fmt.Sprintf("skf%d", os.Getpid()%100000)
-	defer func() { _ = network.RemoveNode(context.Background(), bridge) }()
+	defer bench.Cleanup(func() { _ = network.RemoveNode(context.Background(), bridge) })()
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
 	rt, err := containerd.New(rctx, containerd.Config{Address: sup.Address(), StateDir: dir + "/state", Bridge: bridge})
 	bench.Must(err)
-	defer rt.Close()
+	defer bench.Cleanup(func() { rt.Close() })()
 
 	list := make([]*corev1.Pod, n)
 	for i := range list {
@@ -90,11 +92,13 @@ func measure(n, workers int) (p50, p99 float64) {
 				ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"}}}},
 		}
 	}
-	defer func() {
+	defer bench.Cleanup(func() {
 		for _, p := range list {
-			bench.Must(rt.RemovePod(context.Background(), p.UID))
+			if err := rt.RemovePod(context.Background(), p.UID); err != nil {
+				fmt.Fprintf(os.Stderr, "removing pod %s: %v\n", p.Name, err)
+			}
 		}
-	}()
+	})()
 	queue := make(chan int, n)
 	for i := range n {
 		queue <- i
