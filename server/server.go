@@ -115,6 +115,10 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--cluster-cidr %q: %w", o.ClusterCIDR, err))
 	} else if ones, bits := cidr.Mask.Size(); bits-ones < 8 || ones > 24 {
 		errs = append(errs, fmt.Errorf("--cluster-cidr %q: must be a /24 or larger, each node gets a /24 of it", o.ClusterCIDR))
+	} else if nodes, room := o.SimNodes+o.localNodes(), 1<<(24-ones); o.SimNodes > 0 && nodes > room {
+		// A node without a podCIDR cannot give its pods addresses: they
+		// would wait in ContainerCreating.
+		errs = append(errs, fmt.Errorf("--cluster-cidr %q has room for %d nodes (a /24 each), fewer than the %d of --sim-nodes and this machine: give a larger range, such as 10.128.0.0/12", o.ClusterCIDR, room, nodes))
 	}
 	if o.NodeMonitorGracePeriod <= 0 {
 		errs = append(errs, fmt.Errorf("--node-monitor-grace-period %s must be positive", o.NodeMonitorGracePeriod))
@@ -127,6 +131,14 @@ func (o *Options) Validate() error {
 	}
 	errs = append(errs, o.validateNode())
 	return errors.Join(errs...)
+}
+
+// localNodes is 1 when this machine is a node of the server, else 0.
+func (o *Options) localNodes() int {
+	if o.DisableAgent {
+		return 0
+	}
+	return 1
 }
 
 // validateNode checks the flags of the node agent (of skiff server and

@@ -20,6 +20,11 @@ func TestValidateNodeFlags(t *testing.T) {
 		{"bridge", func(o *Options) { o.PodBridge = "a-very-long-bridge-name" }, "--pod-bridge"},
 		{"kubelet port", func(o *Options) { o.KubeletPort = 0 }, "--kubelet-port 0"},
 		{"runtime", func(o *Options) { o.Runtime = "docker" }, `--runtime "docker"`},
+		{"sim nodes fit the cluster cidr", func(o *Options) { o.SimNodes = 255 }, ""},
+		{"sim nodes beyond the cluster cidr", func(o *Options) { o.SimNodes = 256 },
+			`--cluster-cidr "10.244.0.0/16" has room for 256 nodes (a /24 each), fewer than the 257`},
+		{"sim nodes without a local node", func(o *Options) { o.SimNodes, o.DisableAgent = 256, true }, ""},
+		{"sim nodes in a larger cidr", func(o *Options) { o.SimNodes, o.ClusterCIDR = 1000, "10.128.0.0/12" }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := NewOptions()

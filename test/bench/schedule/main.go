@@ -67,7 +67,8 @@ func measure(ctx context.Context, bin string, nodes, pods, deployments int) meas
 	defer removeDir()
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
-	srv := bench.StartServer(ctx, bin, dir, nodes, "--disable-agent", "--sim-nodes", strconv.Itoa(nodes),
+	// A /12 of pod addresses: a /24 for each of up to 4,096 nodes.
+	srv := bench.StartServer(ctx, bin, dir, nodes, "--disable-agent", "--sim-nodes", strconv.Itoa(nodes), "--cluster-cidr", "10.128.0.0/12",
 		"--sim-node-pods", strconv.Itoa(max(110, 2*pods/nodes)))
 	defer srv.Stop()
 	c := srv.Client
