@@ -40,10 +40,13 @@ func StartServer(ctx context.Context, bin, dir string, wantNodes int, args ...st
 		cmd.Stdout, cmd.Stderr = f, f
 	}
 	Must(cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	s := &Server{Cmd: cmd}
 	s.stop = Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
+		<-exited
+		exited <- nil // for a later look
 	})
 	for {
 		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
@@ -58,6 +61,12 @@ func StartServer(ctx context.Context, bin, dir string, wantNodes int, args ...st
 		}
 		if ctx.Err() != nil {
 			Must(fmt.Errorf("the server's nodes did not become ready (%d wanted): %w", wantNodes, ctx.Err()))
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			Must(fmt.Errorf("the server exited before it was ready (%v); SKIFF_BENCH_SERVER_LOG=FILE keeps its log", err))
+		default:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
