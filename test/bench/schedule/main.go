@@ -109,6 +109,7 @@ func measure(ctx context.Context, bin string, nodes, pods, deployments int) meas
 	}()
 
 	start := time.Now()
+	profiled := srv.Profile(ctx, "profile", fmt.Sprintf("schedule-%d.cpu.pprof", nodes), 20*time.Second)
 	per := pods / deployments
 	var wg sync.WaitGroup
 	for i := range deployments {
@@ -151,6 +152,8 @@ func measure(ctx context.Context, bin string, nodes, pods, deployments int) meas
 	}
 	total := end.Sub(start)
 	rss, peak := bench.Memory(srv.Cmd.Process.Pid)
+	<-profiled
+	<-srv.Profile(ctx, "heap", fmt.Sprintf("schedule-%d.heap.pprof", nodes), 0)
 	mu.Lock()
 	defer mu.Unlock()
 	var lat []float64
