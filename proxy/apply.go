@@ -243,14 +243,7 @@ func (a *applier) changes(want *state) *ops {
 				gone = append(gone, e)
 			}
 		}
-		slices.Sort(gone)
-		slices.Sort(added)
-		for _, e := range gone {
-			o.elements = append(o.elements, deleteOp{&knftables.Element{Set: name, Key: strings.Split(e, " . ")}})
-		}
-		for _, e := range added {
-			o.elements = append(o.elements, &knftables.Element{Set: name, Key: strings.Split(e, " . ")})
-		}
+		o.setElements(name, gone, added)
 	}
 	return &o
 }
@@ -330,6 +323,18 @@ func emit(tx *knftables.Transaction, list []op) {
 	}
 }
 
+// setElements deletes gone from set name and adds added, each in order.
+func (o *ops) setElements(name string, gone, added []string) {
+	slices.Sort(gone)
+	slices.Sort(added)
+	for _, e := range gone {
+		o.elements = append(o.elements, deleteOp{&knftables.Element{Set: name, Key: strings.Split(e, " . ")}})
+	}
+	for _, e := range added {
+		o.elements = append(o.elements, &knftables.Element{Set: name, Key: strings.Split(e, " . ")})
+	}
+}
+
 // deleteOp and flushOp mark operations other than add in an ops list.
 type deleteOp struct{ knftables.Object }
 type flushOp struct{ knftables.Object }
@@ -355,14 +360,7 @@ func diffRuleset(old, now *ruleset, o *ops) {
 				added = append(added, e)
 			}
 		}
-		slices.Sort(gone)
-		slices.Sort(added)
-		for _, e := range gone {
-			o.elements = append(o.elements, deleteOp{&knftables.Element{Set: name, Key: strings.Split(e, " . ")}})
-		}
-		for _, e := range added {
-			o.elements = append(o.elements, &knftables.Element{Set: name, Key: strings.Split(e, " . ")})
-		}
+		o.setElements(name, gone, added)
 	}
 	names := slices.Sorted(maps.Keys(now.chains))
 	for _, name := range names {

@@ -61,12 +61,7 @@ func TestCompileRule(t *testing.T) {
 // tables get the same changes, one through nft, one through netlink where
 // it can, and list the same after each.
 func TestNetlinkMatchesNft(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("nftables needs root")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed (hack/install-deps.sh)")
-	}
+	needNft(t)
 	ctx := context.Background()
 	byNft, byNetlink := fmt.Sprintf("skiff-test-nft-%d", os.Getpid()), fmt.Sprintf("skiff-test-nl-%d", os.Getpid())
 	// A third table is written whole at every step: what the changes add
@@ -201,12 +196,7 @@ func TestNetlinkMatchesNft(t *testing.T) {
 // A batch the kernel refuses changes nothing, nft refuses it too, and the
 // sync after it rewrites the whole table.
 func TestNetlinkRefusedBatch(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("nftables needs root")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed (hack/install-deps.sh)")
-	}
+	needNft(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("skiff-test-refused-%d", os.Getpid())
 	t.Cleanup(func() {

@@ -18,6 +18,17 @@ import (
 	"sigs.k8s.io/knftables"
 )
 
+// needNft skips a test that needs the kernel's nftables and nft.
+func needNft(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("nftables needs root")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft is not installed (hack/install-deps.sh)")
+	}
+}
+
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func golden(t *testing.T, name, got string) {
@@ -218,12 +229,7 @@ func TestServicePortsProblems(t *testing.T) {
 // The kernel takes what the fake took: the full table, a change, and the
 // same again after a restart (a full sync over an existing table).
 func TestRulesApplyToKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("nftables needs root")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed (hack/install-deps.sh)")
-	}
+	needNft(t)
 	table := fmt.Sprintf("skiff-test-%d", os.Getpid())
 	ctx := context.Background()
 	t.Cleanup(func() {
