@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"sigs.k8s.io/knftables"
 )
 
 func TestCompileRule(t *testing.T) {
@@ -61,34 +59,16 @@ func TestCompileRule(t *testing.T) {
 // tables get the same changes, one through nft, one through netlink where
 // it can, and list the same after each.
 func TestNetlinkMatchesNft(t *testing.T) {
-	needNft(t)
 	ctx := context.Background()
-	byNft, byNetlink := fmt.Sprintf("skiff-test-nft-%d", os.Getpid()), fmt.Sprintf("skiff-test-nl-%d", os.Getpid())
-	// A third table is written whole at every step: what the changes add
-	// up to must be what a full sync writes.
-	whole := fmt.Sprintf("skiff-test-full-%d", os.Getpid())
-	newApplier := func(table string) *applier {
-		t.Cleanup(func() {
-			if err := Cleanup(ctx, table); err != nil {
-				t.Error(err)
-			}
-		})
-		nft, err := knftables.New(knftables.IPv4Family, table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &applier{nft: nft}
-	}
-	a, b, c := newApplier(byNft), newApplier(byNetlink), newApplier(whole)
+	// One table through nft, one through netlink, and a third written
+	// whole at every step: what the changes add up to must be what a full
+	// sync writes.
+	a, byNft := kernelApplier(t, "skiff-test-nft")
+	b, byNetlink := kernelApplier(t, "skiff-test-nl")
+	c, whole := kernelApplier(t, "skiff-test-full")
 	b.nl = newNetlinkWriter(byNetlink)
 	t.Cleanup(b.nl.close)
-	list := func(table string) string {
-		out, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft list table %s: %v: %s", table, err, out)
-		}
-		return normalize(strings.ReplaceAll(string(out), table, "TABLE"))
-	}
+	list := func(table string) string { return normalize(strings.ReplaceAll(listTable(t, table), table, "TABLE")) }
 
 	svcs, slices := fixture()
 	by := map[string]int{}
@@ -196,19 +176,9 @@ func TestNetlinkMatchesNft(t *testing.T) {
 // A batch the kernel refuses changes nothing, nft refuses it too, and the
 // sync after it rewrites the whole table.
 func TestNetlinkRefusedBatch(t *testing.T) {
-	needNft(t)
 	ctx := context.Background()
-	table := fmt.Sprintf("skiff-test-refused-%d", os.Getpid())
-	t.Cleanup(func() {
-		if err := Cleanup(ctx, table); err != nil {
-			t.Error(err)
-		}
-	})
-	nft, err := knftables.New(knftables.IPv4Family, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &applier{nft: nft, nl: newNetlinkWriter(table)}
+	a, table := kernelApplier(t, "skiff-test-refused")
+	a.nl = newNetlinkWriter(table)
 	t.Cleanup(a.nl.close)
 	svcs, slices := fixture()
 	if err := a.apply(ctx, buildState(testNode, model(t, svcs, slices))); err != nil {
@@ -223,13 +193,7 @@ func TestNetlinkRefusedBatch(t *testing.T) {
 	if err := a.apply(ctx, want); err == nil {
 		t.Fatal("a change that deletes a missing element was applied")
 	}
-	listing := func() string {
-		out, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		return string(out)
-	}
+	listing := func() string { return listTable(t, table) }
 	// All or nothing: the new endpoint is not there, the old one is.
 	if l := listing(); strings.Contains(l, "10.244.0.16") || !strings.Contains(l, "dnat to 10.244.0.6:8080") {
 		t.Fatalf("the refused change was half applied:\n%s", l)

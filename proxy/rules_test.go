@@ -29,6 +29,37 @@ func needNft(t *testing.T) {
 	}
 }
 
+// kernelApplier is an applier (through nft) of a table of its own in the
+// kernel, named after prefix, which must be gone when the test ends.
+func kernelApplier(t *testing.T, prefix string) (*applier, string) {
+	t.Helper()
+	needNft(t)
+	table := fmt.Sprintf("%s-%d", prefix, os.Getpid())
+	t.Cleanup(func() {
+		if err := Cleanup(context.Background(), table); err != nil {
+			t.Error(err)
+		}
+		if out, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput(); err == nil {
+			t.Errorf("table left after Cleanup:\n%s", out)
+		}
+	})
+	nft, err := knftables.New(knftables.IPv4Family, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &applier{nft: nft}, table
+}
+
+// listTable is the kernel's listing of table.
+func listTable(t *testing.T, table string) string {
+	t.Helper()
+	out, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list table %s: %v: %s", table, err, out)
+	}
+	return string(out)
+}
+
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func golden(t *testing.T, name, got string) {
@@ -229,23 +260,9 @@ func TestServicePortsProblems(t *testing.T) {
 // The kernel takes what the fake took: the full table, a change, and the
 // same again after a restart (a full sync over an existing table).
 func TestRulesApplyToKernel(t *testing.T) {
-	needNft(t)
-	table := fmt.Sprintf("skiff-test-%d", os.Getpid())
+	a, table := kernelApplier(t, "skiff-test")
 	ctx := context.Background()
-	t.Cleanup(func() {
-		if err := Cleanup(ctx, table); err != nil {
-			t.Error(err)
-		}
-		if out, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput(); err == nil {
-			t.Errorf("table left after Cleanup:\n%s", out)
-		}
-	})
-	nft, err := knftables.New(knftables.IPv4Family, table)
-	if err != nil {
-		t.Fatal(err)
-	}
 	svcs, slices := fixture()
-	a := &applier{nft: nft}
 	if err := a.apply(ctx, buildState(testNode, model(t, svcs, slices))); err != nil {
 		t.Fatal(err)
 	}
@@ -258,15 +275,11 @@ func TestRulesApplyToKernel(t *testing.T) {
 	// A restarted proxy knows nothing of the table: a full sync with
 	// stale chains in it.
 	svcs = svcs[:1]
-	restarted := &applier{nft: nft}
+	restarted := &applier{nft: a.nft}
 	if err := restarted.apply(ctx, buildState(testNode, model(t, svcs, slices))); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listing := string(out)
+	listing := listTable(t, table)
 	if !strings.Contains(listing, "10.96.0.20 . tcp . 80 : goto service-") || !strings.Contains(listing, "dnat to 10.244.0.16:8080") {
 		t.Errorf("the web Service's rules are missing:\n%s", listing)
 	}
