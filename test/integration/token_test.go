@@ -79,11 +79,13 @@ func TestServiceAccountTokens(t *testing.T) {
 		t.Error("a made-up token was authenticated")
 	}
 
-	// Deleting the service account revokes its tokens.
+	// Deleting the service account revokes its tokens. As in kube-apiserver,
+	// a token that authenticated stays accepted for up to 10 s (the token
+	// cache's success TTL), so the wait allows for that plus the informer.
 	if err := c.CoreV1().ServiceAccounts(n).Delete(ctx, "bot", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the token to be refused", func() (bool, error) {
+	waitFor(t, 25*time.Second, "the token to be refused", func() (bool, error) {
 		_, err := bot.CoreV1().ConfigMaps(n).List(ctx, metav1.ListOptions{})
 		return apierrors.IsUnauthorized(err), nil
 	})
