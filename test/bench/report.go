@@ -86,6 +86,27 @@ func Memory(pid int) (rss, peak float64) {
 	return rss, peak
 }
 
+// CPUSeconds reads the user plus system CPU time a process has used, in
+// seconds (/proc/PID/stat, in clock ticks of 1/100 s as on Linux).
+func CPUSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	Must(err)
+	// The command name may hold spaces; fields count from after its ')'.
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		Must(fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)))
+	}
+	utime, err := strconv.ParseFloat(f[11], 64)
+	Must(err)
+	stime, err := strconv.ParseFloat(f[12], 64)
+	Must(err)
+	return (utime + stime) / 100
+}
+
 // FreePort is a TCP port free on loopback.
 func FreePort() int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

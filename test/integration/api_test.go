@@ -442,6 +442,38 @@ func TestAPI(t *testing.T) {
 		if err := c.CoreV1().Pods(n).Bind(ctx, b, metav1.CreateOptions{}); !apierrors.IsConflict(err) {
 			t.Errorf("second binding: %v, want 409", err)
 		}
+
+		// A binding's UID must match the pod's; a dry run changes nothing;
+		// a gated pod cannot be bound; a missing pod is 404.
+		q, err := c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "q"}, Spec: podSpec("busybox")}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrongUID := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "q", UID: "not-the-uid"}, Target: corev1.ObjectReference{Name: "node-1"}}
+		if err := c.CoreV1().Pods(n).Bind(ctx, wrongUID, metav1.CreateOptions{}); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "UID") {
+			t.Errorf("binding with another UID: %v, want 409 naming the UID", err)
+		}
+		if err := c.CoreV1().Pods(n).Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "q", UID: q.UID}, Target: corev1.ObjectReference{Name: "node-1"}},
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+			t.Errorf("dry-run binding: %v", err)
+		}
+		if got, _ := c.CoreV1().Pods(n).Get(ctx, "q", metav1.GetOptions{}); got.Spec.NodeName != "" {
+			t.Errorf("after a dry-run binding: nodeName %q", got.Spec.NodeName)
+		}
+		if err := c.CoreV1().Pods(n).Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "q", UID: q.UID}, Target: corev1.ObjectReference{Name: "node-1"}}, metav1.CreateOptions{}); err != nil {
+			t.Errorf("binding with the pod's UID: %v", err)
+		}
+		gatedSpec := podSpec("busybox")
+		gatedSpec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/wait"}}
+		if _, err := c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gated"}, Spec: gatedSpec}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.CoreV1().Pods(n).Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "gated"}, Target: corev1.ObjectReference{Name: "node-1"}}, metav1.CreateOptions{}); !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "schedulingGates") {
+			t.Errorf("binding a gated pod: %v, want 409 naming schedulingGates", err)
+		}
+		if err := c.CoreV1().Pods(n).Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "missing"}, Target: corev1.ObjectReference{Name: "node-1"}}, metav1.CreateOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("binding a missing pod: %v, want 404", err)
+		}
 	})
 
 	t.Run("watch", func(t *testing.T) {

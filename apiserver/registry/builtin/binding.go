@@ -11,6 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+	storeerr "k8s.io/apiserver/pkg/storage/errors"
+	"k8s.io/apiserver/pkg/util/dryrun"
 
 	"github.com/skiffhq/skiff/apiserver/registry"
 )
@@ -20,10 +23,18 @@ type bindingREST struct {
 	store *registry.Store
 }
 
-var _ rest.NamedCreater = &bindingREST{}
+var (
+	_ rest.NamedCreater                   = &bindingREST{}
+	_ rest.SubresourceObjectMetaPreserver = &bindingREST{}
+)
 
 func (r *bindingREST) New() runtime.Object { return &corev1.Binding{} }
 func (r *bindingREST) Destroy()            {}
+
+// PreserveRequestObjectMetaSystemFieldsOnSubresourceCreate keeps the
+// binding's uid (the create handler wipes it otherwise): the scheduler
+// sends the pod's uid as a precondition, as kube-apiserver honours.
+func (r *bindingREST) PreserveRequestObjectMetaSystemFieldsOnSubresourceCreate() bool { return true }
 
 // Create sets spec.nodeName of the pod once and marks it scheduled.
 func (r *bindingREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
@@ -52,17 +63,36 @@ func (r *bindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 			return nil, err
 		}
 	}
-	store := r.store.WithUpdatePreparer(nil)
-	_, _, err := store.Update(ctx, name, rest.DefaultUpdatedObjectInfo(nil, func(ctx context.Context, _, old runtime.Object) (runtime.Object, error) {
-		pod := old.DeepCopyObject().(*corev1.Pod)
+	// As kube-apiserver: the pod is changed in storage directly, not
+	// through the pod update strategy (no pod validation or admission
+	// runs again for a binding; the pod was checked when it was created).
+	key, err := r.store.KeyFunc(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var preconditions *storage.Preconditions
+	if binding.UID != "" || binding.ResourceVersion != "" {
+		preconditions = &storage.Preconditions{}
+		if binding.UID != "" {
+			preconditions.UID = &binding.UID
+		}
+		if binding.ResourceVersion != "" {
+			preconditions.ResourceVersion = &binding.ResourceVersion
+		}
+	}
+	err = r.store.Storage.GuaranteedUpdate(ctx, key, &corev1.Pod{}, false, preconditions, storage.SimpleUpdate(func(obj runtime.Object) (runtime.Object, error) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return nil, fmt.Errorf("unexpected object: %T", obj)
+		}
 		if pod.DeletionTimestamp != nil {
 			return nil, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", pod.Name)
 		}
 		if pod.Spec.NodeName != "" {
 			return nil, fmt.Errorf("pod %v is already assigned to node %q", pod.Name, pod.Spec.NodeName)
 		}
-		if binding.UID != "" && binding.UID != pod.UID {
-			return nil, fmt.Errorf("precondition failed: UID in precondition: %v, UID in object meta: %v", binding.UID, pod.UID)
+		if len(pod.Spec.SchedulingGates) != 0 {
+			return nil, fmt.Errorf("pod %v has non-empty .spec.schedulingGates", pod.Name)
 		}
 		pod.Spec.NodeName = binding.Target.Name
 		for k, v := range binding.Annotations {
@@ -73,7 +103,8 @@ func (r *bindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 		}
 		setPodScheduled(pod)
 		return pod, nil
-	}), nil, nil, false, &metav1.UpdateOptions{DryRun: options.DryRun})
+	}), dryrun.IsDryRun(options.DryRun), nil)
+	err = storeerr.InterpretUpdateError(err, corev1.Resource("pods"), name)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, err
