@@ -52,7 +52,7 @@ func TestDefaultAdmission(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "the default priority class to apply", func() (bool, error) {
+		waitFor(t, 30*time.Second, "the default priority class to apply", func() (bool, error) {
 			p, err := c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "d-"}, Spec: podSpec("busybox")}, metav1.CreateOptions{})
 			return err == nil && p.Spec.PriorityClassName == "high" && *p.Spec.Priority == 1000, nil
 		})
@@ -65,7 +65,7 @@ func TestDefaultAdmission(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "claims to get the default storage class", func() (bool, error) {
+		waitFor(t, 30*time.Second, "claims to get the default storage class", func() (bool, error) {
 			pvc, err := c.CoreV1().PersistentVolumeClaims(n).Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{GenerateName: "c-"},
 				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}, metav1.CreateOptions{})
@@ -77,7 +77,7 @@ func TestDefaultAdmission(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "ingresses to get the default class", func() (bool, error) {
+		waitFor(t, 30*time.Second, "ingresses to get the default class", func() (bool, error) {
 			ing, err := c.NetworkingV1().Ingresses(n).Create(ctx, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{GenerateName: "i-"},
 				Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "s", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}, metav1.CreateOptions{})
 			return err == nil && ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName == "web", nil
@@ -88,7 +88,7 @@ func TestDefaultAdmission(t *testing.T) {
 		// The default account (made by the controller) and its API access
 		// volume in every container.
 		var pod *corev1.Pod
-		waitFor(t, 10*time.Second, "a pod with the default service account", func() (bool, error) {
+		waitFor(t, 30*time.Second, "a pod with the default service account", func() (bool, error) {
 			var err error
 			spec := podSpec("busybox")
 			spec.InitContainers = []corev1.Container{{Name: "init", Image: "busybox"}}
@@ -155,7 +155,7 @@ func TestLimitRanger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the limit range to apply", func() (bool, error) {
+	waitFor(t, 30*time.Second, "the limit range to apply", func() (bool, error) {
 		pod, err := c.CoreV1().Pods(n).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-"}, Spec: podSpec("busybox")}, metav1.CreateOptions{})
 		if err != nil {
 			return false, nil
@@ -183,7 +183,7 @@ func TestPodSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the restricted level to be enforced", func() (bool, error) {
+	waitFor(t, 30*time.Second, "the restricted level to be enforced", func() (bool, error) {
 		_, err := c.CoreV1().Pods("secure").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "bad-"}, Spec: podSpec("busybox")}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`), nil
 	})

@@ -43,7 +43,7 @@ func TestRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the role binding to apply", func() (bool, error) {
+	waitFor(t, 30*time.Second, "the role binding to apply", func() (bool, error) {
 		return allowed("amy", []string{"readers"}, "get", "", "configmaps", "allowed"), nil
 	})
 	if allowed("amy", []string{"readers"}, "get", "", "configmaps", "other") {
@@ -60,7 +60,7 @@ func TestRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "view to apply", func() (bool, error) {
+	waitFor(t, 30*time.Second, "view to apply", func() (bool, error) {
 		return allowed("vic", nil, "list", "apps", "deployments", ""), nil
 	})
 	if allowed("vic", nil, "list", "example.com", "widgets", "") || allowed("vic", nil, "delete", "apps", "deployments", "") {
@@ -72,7 +72,7 @@ func TestRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the aggregated rule to apply", func() (bool, error) {
+	waitFor(t, 30*time.Second, "the aggregated rule to apply", func() (bool, error) {
 		return allowed("vic", nil, "list", "example.com", "widgets", ""), nil
 	})
 }

@@ -62,7 +62,7 @@ func TestServiceAccountTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the role binding to take effect", func() (bool, error) {
+	waitFor(t, 30*time.Second, "the role binding to take effect", func() (bool, error) {
 		_, err := bot.CoreV1().ConfigMaps(n).List(ctx, metav1.ListOptions{})
 		return err == nil, nil
 	})

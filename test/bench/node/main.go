@@ -24,7 +24,7 @@ func main() {
 	bin := flag.String("bin", "bin/skiff", "skiff binary to measure")
 	image := flag.String("image", "", "an image tarball for the node to import at start, as make run does (none when empty)")
 	runs := flag.Int("runs", 5, "runs")
-	idle := flag.Duration("idle", time.Minute, "idle time before reading RSS (first run)")
+	idle := flag.Duration("idle", time.Minute, "idle time before reading RSS")
 	out := flag.String("out", "test/bench/results", "directory for results")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -33,7 +33,7 @@ func main() {
 	}
 	ctx := bench.Interruptible()
 	var ready, rss, containerd []float64
-	for i := range *runs {
+	for range *runs {
 		dir, removeDir := bench.TempDir("skiff-bench-node-")
 		if *image != "" {
 			data, err := os.ReadFile(*image)
@@ -46,12 +46,10 @@ func main() {
 		srv := bench.StartNodeServer(startCtx, *bin, dir)
 		ready = append(ready, float64(time.Since(begin).Microseconds())/1000)
 		cancel()
-		if i == 0 {
-			time.Sleep(*idle)
-			r, _ := bench.Memory(srv.Cmd.Process.Pid)
-			rss = append(rss, r)
-			containerd = append(containerd, childRSS(srv.Cmd.Process.Pid, "containerd"))
-		}
+		time.Sleep(*idle)
+		r, _ := bench.Memory(srv.Cmd.Process.Pid)
+		rss = append(rss, r)
+		containerd = append(containerd, childRSS(srv.Cmd.Process.Pid, "containerd"))
 		srv.Stop()
 		removeDir()
 	}

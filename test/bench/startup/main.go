@@ -47,17 +47,13 @@ func measureStart(bin string, runs int, idle time.Duration) (fresh, existing, rs
 		dir, removeDir := bench.TempDir("skiff-bench-")
 		d, pid, stop := start(bin, dir)
 		fresh = append(fresh, d)
-		if i == 0 {
-			time.Sleep(idle)
-			rssFresh = append(rssFresh, rss(pid))
-		}
+		time.Sleep(idle)
+		rssFresh = append(rssFresh, rss(pid))
 		stop()
 		d, pid, stop = start(bin, dir)
 		existing = append(existing, d)
-		if i == 0 {
-			time.Sleep(idle)
-			rssExisting = append(rssExisting, rss(pid))
-		}
+		time.Sleep(idle)
+		rssExisting = append(rssExisting, rss(pid))
 		stop()
 		removeDir()
 	}
