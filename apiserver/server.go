@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	etcdkubernetes "go.etcd.io/etcd/client/v3/kubernetes"
-	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
@@ -23,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
+	validatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
@@ -173,13 +174,21 @@ func (c CompletedConfig) New() (*Server, error) {
 	// One aggregated discovery document for built-in and custom resources.
 	cfg.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")
 
-	admit, err := newAdmission(client, cfg.SharedInformerFactory, c.DisabledAdmissionPlugins)
+	resolver, err := newEndpointResolver(cfg.SharedInformerFactory)
+	if err != nil {
+		return nil, err
+	}
+	webhooks, err := newWebhookPlugins(client, cfg.SharedInformerFactory, authz, resolver, cfg.LoopbackClientConfig, cfg.DrainedNotify())
+	if err != nil {
+		return nil, err
+	}
+	admit, err := newAdmission(client, cfg.SharedInformerFactory, webhooks, c.DisabledAdmissionPlugins)
 	if err != nil {
 		return nil, err
 	}
 	cfg.AdmissionControl = admit
 
-	crdConfig, err := c.apiextensionsConfig(cfg, etcdOpts, sharedStorage{client: etcdClient, compactor: compactor})
+	crdConfig, err := c.apiextensionsConfig(cfg, etcdOpts, sharedStorage{client: etcdClient, compactor: compactor}, resolver)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +267,7 @@ func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPID
 	return defs
 }
 
-func newAdmission(client kubernetes.Interface, factory informers.SharedInformerFactory, disabled []string) (admission.Interface, error) {
+func newAdmission(client kubernetes.Interface, factory informers.SharedInformerFactory, webhooks webhookPlugins, disabled []string) (admission.Interface, error) {
 	lc, err := lifecycle.NewLifecycle(sets.New(metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic))
 	if err != nil {
 		return nil, err
@@ -285,6 +294,13 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 		return nil, err
 	}
 	chain = append(chain, plugins...)
+	// As kube-apiserver's order: webhooks after the built-in plugins.
+	if !off[mutatingwebhook.PluginName] {
+		chain = append(chain, webhooks.mutating)
+	}
+	if !off[validatingwebhook.PluginName] {
+		chain = append(chain, webhooks.validating)
+	}
 	return admission.NewChainHandler(chain...), nil
 }
 
@@ -327,7 +343,8 @@ func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOpt
 // apiextensionsConfig derives the CRD server's configuration from the main
 // one, as kube-apiserver does: same serving, auth and admission; its own
 // scheme, storage codec and resources.
-func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedConfig, etcdOpts *genericoptions.EtcdOptions, shared sharedStorage) (*apiextensionsapiserver.Config, error) {
+func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedConfig, etcdOpts *genericoptions.EtcdOptions, shared sharedStorage,
+	resolver webhook.ServiceResolver) (*apiextensionsapiserver.Config, error) {
 	generic := main.Config
 	generic.PostStartHooks = map[string]genericapiserver.PostStartHookConfigEntry{}
 	generic.RESTOptionsGetter = nil
@@ -350,7 +367,8 @@ func (c CompletedConfig) apiextensionsConfig(main *genericapiserver.RecommendedC
 		ExtraConfig: apiextensionsapiserver.ExtraConfig{
 			CRDRESTOptionsGetter: withGetter(crdShared, apiextensionsoptions.NewCRDRESTOptionsGetter(crdEtcd, generic.ResourceTransformers, generic.StorageObjectCountTracker)),
 			MasterCount:          1,
-			AuthResolverWrapper:  webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, main.LoopbackClientConfig, noop.NewTracerProvider()),
+			AuthResolverWrapper:  authResolverWrapper(main.LoopbackClientConfig),
+			ServiceResolver:      resolver,
 		},
 	}, nil
 }

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -49,7 +50,7 @@ func AddExternalToScheme(scheme *runtime.Scheme) error {
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, coordinationv1.AddToScheme,
 		discoveryv1.AddToScheme, eventsv1.AddToScheme, policyv1.AddToScheme, networkingv1.AddToScheme,
 		rbacv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme, authenticationv1.AddToScheme, authorizationv1.AddToScheme,
-		storagev1.AddToScheme, schedulingv1.AddToScheme,
+		storagev1.AddToScheme, schedulingv1.AddToScheme, admissionregistrationv1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			return err
@@ -85,6 +86,7 @@ func Groups(deps Deps) []Group {
 		autoscalingGroup(),
 		storageGroup(),
 		schedulingGroup(),
+		admissionregistrationGroup(),
 	}
 }
 

@@ -3,6 +3,7 @@ package builtin
 import (
 	"context"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	admissionregistrationv1api "github.com/skiffhq/skiff/apis/admissionregistration/v1"
 	appsv1api "github.com/skiffhq/skiff/apis/apps/v1"
 	autoscalingv2api "github.com/skiffhq/skiff/apis/autoscaling/v2"
 	batchv1api "github.com/skiffhq/skiff/apis/batch/v1"
@@ -42,7 +44,7 @@ func init() {
 	installers = append(installers,
 		appsv1api.Install, batchv1api.Install, coordinationv1api.Install, discoveryv1api.Install,
 		eventsv1api.Install, policyv1api.Install, networkingv1api.Install, rbacv1api.Install,
-		autoscalingv2api.Install, storagev1api.Install, schedulingv1api.Install,
+		autoscalingv2api.Install, storagev1api.Install, schedulingv1api.Install, admissionregistrationv1api.Install,
 		internalversion.Installer(authenticationv1.AddToScheme, authenticationv1.SchemeGroupVersion),
 		internalversion.Installer(authorizationv1.AddToScheme, authorizationv1.SchemeGroupVersion))
 }
@@ -366,4 +368,39 @@ func schedulingGroup() Group {
 		},
 		Columns: schedulingv1api.PriorityClassColumns, Row: schedulingv1api.PriorityClassRow,
 	}}}}}
+}
+
+// admissionregistrationGroup serves the webhook configurations that the
+// MutatingAdmissionWebhook and ValidatingAdmissionWebhook plugins act on.
+// ValidatingAdmissionPolicies are not served yet.
+func admissionregistrationGroup() Group {
+	gv := admissionregistrationv1.SchemeGroupVersion
+	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{
+		{
+			GroupVersion: gv, Name: "mutatingwebhookconfigurations", Singular: "mutatingwebhookconfiguration", Kind: "MutatingWebhookConfiguration",
+			Categories: []string{"api-extensions"},
+			New:        func() runtime.Object { return &admissionregistrationv1.MutatingWebhookConfiguration{} },
+			NewList:    func() runtime.Object { return &admissionregistrationv1.MutatingWebhookConfigurationList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateMutatingWebhookConfiguration(o.(*admissionregistrationv1.MutatingWebhookConfiguration))
+			},
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateMutatingWebhookConfigurationUpdate(o.(*admissionregistrationv1.MutatingWebhookConfiguration), old.(*admissionregistrationv1.MutatingWebhookConfiguration))
+			},
+			Columns: admissionregistrationv1api.WebhookConfigurationColumns, Row: admissionregistrationv1api.MutatingWebhookConfigurationRow,
+		},
+		{
+			GroupVersion: gv, Name: "validatingwebhookconfigurations", Singular: "validatingwebhookconfiguration", Kind: "ValidatingWebhookConfiguration",
+			Categories: []string{"api-extensions"},
+			New:        func() runtime.Object { return &admissionregistrationv1.ValidatingWebhookConfiguration{} },
+			NewList:    func() runtime.Object { return &admissionregistrationv1.ValidatingWebhookConfigurationList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateValidatingWebhookConfiguration(o.(*admissionregistrationv1.ValidatingWebhookConfiguration))
+			},
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateValidatingWebhookConfigurationUpdate(o.(*admissionregistrationv1.ValidatingWebhookConfiguration), old.(*admissionregistrationv1.ValidatingWebhookConfiguration))
+			},
+			Columns: admissionregistrationv1api.WebhookConfigurationColumns, Row: admissionregistrationv1api.ValidatingWebhookConfigurationRow,
+		},
+	}}}}
 }

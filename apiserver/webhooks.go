@@ -1,0 +1,81 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/url"
+
+	"go.opentelemetry.io/otel/trace/noop"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/admission/initializer"
+	webhookinit "k8s.io/apiserver/pkg/admission/plugin/webhook/initializer"
+	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
+	validatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/apiserver/pkg/util/proxy"
+	"k8s.io/apiserver/pkg/util/webhook"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+)
+
+// endpointResolver sends a webhook's (or a CRD conversion webhook's)
+// Service reference to one of the Service's ready endpoints, as
+// kube-apiserver does with --enable-aggregator-routing: a webhook served
+// by a pod is reached without a service proxy in the API server's path.
+type endpointResolver struct {
+	services corelisters.ServiceLister
+	slices   proxy.EndpointSliceGetter
+}
+
+func newEndpointResolver(factory informers.SharedInformerFactory) (webhook.ServiceResolver, error) {
+	slices, err := proxy.NewEndpointSliceListerGetter(factory.Discovery().V1().EndpointSlices().Lister())
+	if err != nil {
+		return nil, err
+	}
+	return endpointResolver{services: factory.Core().V1().Services().Lister(), slices: slices}, nil
+}
+
+// ResolveEndpoint implements webhook.ServiceResolver.
+func (r endpointResolver) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
+	return proxy.ResolveEndpoint(r.services, r.slices, namespace, name, port)
+}
+
+// authResolverWrapper lets webhooks that point at the API server itself
+// use the loopback credentials, as kube-apiserver's.
+func authResolverWrapper(loopback *rest.Config) webhook.AuthenticationInfoResolverWrapper {
+	return webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, loopback, noop.NewTracerProvider())
+}
+
+// webhookPlugins are k8s.io/apiserver's MutatingAdmissionWebhook and
+// ValidatingAdmissionWebhook, initialized as kube-apiserver initializes
+// them: they watch the webhook configurations through the informer
+// factory and call the webhooks for every matching request.
+type webhookPlugins struct {
+	mutating, validating admission.Interface
+}
+
+func newWebhookPlugins(client kubernetes.Interface, factory informers.SharedInformerFactory, authz authorizer.Authorizer,
+	resolver webhook.ServiceResolver, loopback *rest.Config, drained <-chan struct{}) (webhookPlugins, error) {
+	mutating, err := mutatingwebhook.NewMutatingWebhook(nil)
+	if err != nil {
+		return webhookPlugins{}, fmt.Errorf("creating %s: %w", mutatingwebhook.PluginName, err)
+	}
+	validating, err := validatingwebhook.NewValidatingAdmissionWebhook(nil)
+	if err != nil {
+		return webhookPlugins{}, fmt.Errorf("creating %s: %w", validatingwebhook.PluginName, err)
+	}
+	inits := admission.PluginInitializers{
+		initializer.New(client, nil, factory, authz, utilfeature.DefaultFeatureGate, compatibility.DefaultBuildEffectiveVersion(), drained, nil),
+		webhookinit.NewPluginInitializer(authResolverWrapper(loopback), resolver),
+	}
+	for _, p := range []admission.Interface{mutating, validating} {
+		inits.Initialize(p)
+		if err := admission.ValidateInitialization(p); err != nil {
+			return webhookPlugins{}, err
+		}
+	}
+	return webhookPlugins{mutating: mutating, validating: validating}, nil
+}

@@ -1,0 +1,193 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/test/testserver"
+)
+
+// webhookServer serves /mutate (adds the label mutated=yes) and /validate
+// (denies ConfigMaps with a key "forbidden") over TLS on loopback, and
+// returns its base URL and CA bundle.
+func webhookServer(t *testing.T) (string, []byte) {
+	t.Helper()
+	review := func(w http.ResponseWriter, r *http.Request, respond func(*admissionv1.AdmissionRequest, *admissionv1.AdmissionResponse)) {
+		var ar admissionv1.AdmissionReview
+		if err := json.NewDecoder(r.Body).Decode(&ar); err != nil || ar.Request == nil {
+			http.Error(w, "bad review", http.StatusBadRequest)
+			return
+		}
+		resp := &admissionv1.AdmissionResponse{UID: ar.Request.UID, Allowed: true}
+		respond(ar.Request, resp)
+		ar.Response, ar.Request = resp, nil
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(&ar)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/mutate", func(w http.ResponseWriter, r *http.Request) {
+		review(w, r, func(req *admissionv1.AdmissionRequest, resp *admissionv1.AdmissionResponse) {
+			var cm corev1.ConfigMap
+			_ = json.Unmarshal(req.Object.Raw, &cm)
+			op := `{"op":"add","path":"/metadata/labels","value":{"mutated":"yes"}}`
+			if cm.Labels != nil {
+				op = `{"op":"add","path":"/metadata/labels/mutated","value":"yes"}`
+			}
+			resp.Patch = []byte("[" + op + "]")
+			resp.PatchType = ptr.To(admissionv1.PatchTypeJSONPatch)
+		})
+	})
+	mux.HandleFunc("/validate", func(w http.ResponseWriter, r *http.Request) {
+		review(w, r, func(req *admissionv1.AdmissionRequest, resp *admissionv1.AdmissionResponse) {
+			var cm corev1.ConfigMap
+			_ = json.Unmarshal(req.Object.Raw, &cm)
+			if _, bad := cm.Data["forbidden"]; bad {
+				resp.Allowed = false
+				resp.Result = &metav1.Status{Message: "the key forbidden is not allowed"}
+			}
+		})
+	})
+	mux.HandleFunc("/malformed", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("{not json"))
+	})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return srv.URL, ca
+}
+
+// TestAdmissionWebhooks checks that mutating and validating webhooks
+// configured through admissionregistration.k8s.io/v1 are called: a patch
+// is applied, a denial reaches the client with the webhook's message, and
+// failurePolicy decides what an unreachable or broken webhook does.
+func TestAdmissionWebhooks(t *testing.T) {
+	srv := testserver.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	n := ns(t, c)
+	base, ca := webhookServer(t)
+	// Only ConfigMaps labelled hooked=yes go to the webhooks, so that the
+	// server's own ConfigMaps (kube-root-ca.crt) are left alone.
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"hooked": "yes"}}
+	rules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}},
+	}}
+	none := ptr.To(admissionregistrationv1.SideEffectClassNone)
+	configMap := func(name string, data map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"hooked": "yes"}}, Data: data}
+	}
+
+	// A configuration that is invalid is refused with field paths.
+	_, err := c.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "invalid"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: "v", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To("http://x")},
+			AdmissionReviewVersions: []string{"v1"}}},
+	}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "webhooks[0].sideEffects: Required value") || !strings.Contains(err.Error(), "'https' is the only allowed URL scheme") {
+		t.Errorf("an invalid configuration: %v, want 422 naming the fields", err)
+	}
+
+	m, err := c.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "label"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name: "label.skiff.test", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To(base + "/mutate"), CABundle: ca},
+			Rules: rules, ObjectSelector: selector, SideEffects: none, AdmissionReviewVersions: []string{"v1"},
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := m.Webhooks[0]; *w.FailurePolicy != admissionregistrationv1.Fail || *w.TimeoutSeconds != 10 || *w.ReinvocationPolicy != admissionregistrationv1.NeverReinvocationPolicy {
+		t.Errorf("defaults of the stored webhook: %+v", w)
+	}
+	_, err = c.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name: "deny.skiff.test", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To(base + "/validate"), CABundle: ca},
+			Rules: rules, ObjectSelector: selector, SideEffects: none, AdmissionReviewVersions: []string{"v1"},
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The plugins see new configurations through their informers.
+	waitFor(t, 30*time.Second, "the mutating webhook to label a ConfigMap", func() (bool, error) {
+		cm := configMap("", nil)
+		cm.GenerateName = "m-"
+		cm, err := c.CoreV1().ConfigMaps(n).Create(ctx, cm, metav1.CreateOptions{})
+		if err != nil {
+			return false, nil
+		}
+		return cm.Labels["mutated"] == "yes", nil
+	})
+	waitFor(t, 30*time.Second, "the validating webhook to deny a ConfigMap", func() (bool, error) {
+		cm := configMap("", map[string]string{"forbidden": "1"})
+		cm.GenerateName = "v-"
+		_, err := c.CoreV1().ConfigMaps(n).Create(ctx, cm, metav1.CreateOptions{})
+		return err != nil && strings.Contains(err.Error(), `admission webhook "deny.skiff.test" denied the request: the key forbidden is not allowed`), nil
+	})
+	// An object the webhooks do not select is left alone.
+	plain, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "plain"}, Data: map[string]string{"forbidden": "1"}}, metav1.CreateOptions{})
+	if err != nil || plain.Labels["mutated"] != "" {
+		t.Errorf("an object outside the selector: %v, labels %v", err, plain.Labels)
+	}
+	// A dry run calls webhooks with no side effects too.
+	dry, err := c.CoreV1().ConfigMaps(n).Create(ctx, configMap("dry", nil), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil || dry.Labels["mutated"] != "yes" {
+		t.Errorf("dry run: %v, labels %v", err, dry)
+	}
+
+	// failurePolicy: an unreachable webhook fails the request under Fail
+	// and is skipped under Ignore; so is one that answers garbage.
+	for _, tc := range []struct {
+		name, url string
+		policy    admissionregistrationv1.FailurePolicyType
+		wantErr   string
+	}{
+		{"unreachable-fail", "https://127.0.0.1:1/validate", admissionregistrationv1.Fail, `failed calling webhook "unreachable-fail.skiff.test"`},
+		{"unreachable-ignore", "https://127.0.0.1:1/validate", admissionregistrationv1.Ignore, ""},
+		{"malformed-fail", base + "/malformed", admissionregistrationv1.Fail, `failed calling webhook "malformed-fail.skiff.test"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			label := map[string]string{"case": tc.name}
+			_, err := c.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+				ObjectMeta: metav1.ObjectMeta{Name: tc.name},
+				Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+					Name: tc.name + ".skiff.test", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To(tc.url), CABundle: ca},
+					Rules: rules, ObjectSelector: &metav1.LabelSelector{MatchLabels: label}, SideEffects: none, AdmissionReviewVersions: []string{"v1"},
+					FailurePolicy: ptr.To(tc.policy), TimeoutSeconds: ptr.To[int32](2),
+				}},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr == "" {
+				// Ignore: nothing to wait for; the request must succeed
+				// whether or not the plugin has seen the configuration.
+				if _, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "i-", Labels: label}}, metav1.CreateOptions{}); err != nil {
+					t.Errorf("under Ignore: %v", err)
+				}
+				return
+			}
+			waitFor(t, 30*time.Second, "the webhook's failure to fail the request", func() (bool, error) {
+				_, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "f-", Labels: label}}, metav1.CreateOptions{})
+				return err != nil && strings.Contains(err.Error(), tc.wantErr), nil
+			})
+		})
+	}
+}
