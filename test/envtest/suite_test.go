@@ -2,7 +2,10 @@ package envtest
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +13,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,12 +22,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/skiffhq/skiff/test/testserver"
 )
@@ -56,6 +63,12 @@ var _ = BeforeSuite(func() {
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("testdata", "crds")},
 		ErrorIfCRDPathMissing: true,
+		// As a kubebuilder-scaffolded suite: envtest installs the webhook
+		// configurations, pointed at the manager's webhook server below.
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{widgetMutatingWebhook()},
+			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{widgetValidatingWebhook()},
+		},
 	}
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -65,8 +78,12 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	hooks := testEnv.WebhookInstallOptions
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		WebhookServer: webhook.NewServer(webhook.Options{Host: hooks.LocalServingHost, Port: hooks.LocalServingPort, CertDir: hooks.LocalServingCertDir})})
 	Expect(err).NotTo(HaveOccurred())
+	mgr.GetWebhookServer().Register("/mutate-widget", &webhook.Admission{Handler: admission.HandlerFunc(defaultWidgetColor)})
+	mgr.GetWebhookServer().Register("/validate-widget", &webhook.Admission{Handler: admission.HandlerFunc(refuseRedWidgets)})
 	widget := &unstructured.Unstructured{}
 	widget.SetGroupVersionKind(widgetGVK)
 	Expect(ctrl.NewControllerManagedBy(mgr).For(widget).Owns(&corev1.ConfigMap{}).Named("widget").
@@ -78,7 +95,83 @@ var _ = BeforeSuite(func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
+	// As kubebuilder's scaffold: wait for the webhook server to listen.
+	dialer := &net.Dialer{Timeout: time.Second}
+	addr := net.JoinHostPort(hooks.LocalServingHost, fmt.Sprint(hooks.LocalServingPort))
+	Eventually(func() error {
+		conn, err := tls.DialWithDialer(dialer, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a readiness probe
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}).WithTimeout(20 * time.Second).Should(Succeed())
 })
+
+func widgetRules() []admissionregistrationv1.RuleWithOperations {
+	return []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{widgetGVK.Group}, APIVersions: []string{widgetGVK.Version}, Resources: []string{"widgets"}},
+	}}
+}
+
+// The configurations as controller-gen writes them for a kubebuilder
+// project: a Service reference that envtest rewrites to its local server.
+func widgetMutatingWebhook() *admissionregistrationv1.MutatingWebhookConfiguration {
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "mutating-webhook-configuration"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    "mwidget.example.skiff.dev",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Name: "webhook-service", Namespace: "system", Path: ptr.To("/mutate-widget")}},
+			Rules:                   widgetRules(),
+			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
+			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+}
+
+func widgetValidatingWebhook() *admissionregistrationv1.ValidatingWebhookConfiguration {
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "validating-webhook-configuration"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+			Name:                    "vwidget.example.skiff.dev",
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Name: "webhook-service", Namespace: "system", Path: ptr.To("/validate-widget")}},
+			Rules:                   widgetRules(),
+			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
+			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+}
+
+// defaultWidgetColor gives a Widget without a color the color gray.
+func defaultWidgetColor(_ context.Context, req admission.Request) admission.Response {
+	w := &unstructured.Unstructured{}
+	if err := w.UnmarshalJSON(req.Object.Raw); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if color, _, _ := unstructured.NestedString(w.Object, "spec", "color"); color != "" {
+		return admission.Allowed("")
+	}
+	_ = unstructured.SetNestedField(w.Object, "gray", "spec", "color")
+	raw, err := w.MarshalJSON()
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+// refuseRedWidgets denies red Widgets.
+func refuseRedWidgets(_ context.Context, req admission.Request) admission.Response {
+	w := &unstructured.Unstructured{}
+	if err := w.UnmarshalJSON(req.Object.Raw); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if color, _, _ := unstructured.NestedString(w.Object, "spec", "color"); color == "red" {
+		return admission.Denied("red widgets are not allowed")
+	}
+	return admission.Allowed("")
+}
 
 var _ = AfterSuite(func() {
 	if cancel != nil {
@@ -185,5 +278,27 @@ var _ = Describe("a controller-runtime operator on skiff's envtest control plane
 		err := k8sClient.Create(ctx, bad)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(ContainSubstring("spec.size"))
+	})
+
+	It("calls the suite's webhooks through the API server", func() {
+		w := &unstructured.Unstructured{}
+		w.SetGroupVersionKind(widgetGVK)
+		w.SetName("plain")
+		w.SetNamespace("default")
+		Expect(k8sClient.Create(ctx, w)).To(Succeed())
+		color, _, _ := unstructured.NestedString(w.Object, "spec", "color")
+		Expect(color).To(Equal("gray"), "the mutating webhook's default applies")
+		size, _, _ := unstructured.NestedInt64(w.Object, "spec", "size")
+		Expect(size).To(Equal(int64(2)), "and the schema's default too")
+
+		red := &unstructured.Unstructured{}
+		red.SetGroupVersionKind(widgetGVK)
+		red.SetName("red")
+		red.SetNamespace("default")
+		_ = unstructured.SetNestedField(red.Object, "red", "spec", "color")
+		err := k8sClient.Create(ctx, red)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring(`admission webhook "vwidget.example.skiff.dev" denied the request: red widgets are not allowed`))
+		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(red), red))).To(BeTrue(), "nothing was stored")
 	})
 })
