@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	validatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/validating"
 	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
 	validatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
@@ -219,6 +220,10 @@ func (c CompletedConfig) New() (*Server, error) {
 		generic.Handler.NonGoRestfulMux.HandleFunc(JoinPath, j.serveJoin)
 	}
 	generic.AddPostStartHookOrDie("skiff-crd-openapi", s.runCRDOpenAPIControllers)
+	generic.AddPostStartHookOrDie("start-apiserver-admission-initializer", func(ctx genericapiserver.PostStartHookContext) error {
+		webhooks.resetRESTMapper(ctx)
+		return nil
+	})
 	generic.AddPostStartHookOrDie("skiff-crd-discovery", s.runCRDGroupDiscovery)
 	quiet := rest.CopyConfig(cfg.LoopbackClientConfig)
 	quiet.WarningHandler = rest.NoWarnings{}
@@ -297,6 +302,9 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 	// As kube-apiserver's order: webhooks after the built-in plugins.
 	if !off[mutatingwebhook.PluginName] {
 		chain = append(chain, webhooks.mutating)
+	}
+	if !off[validatingpolicy.PluginName] {
+		chain = append(chain, webhooks.policy)
 	}
 	if !off[validatingwebhook.PluginName] {
 		chain = append(chain, webhooks.validating)

@@ -1,12 +1,16 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"go.opentelemetry.io/otel/trace/noop"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/initializer"
+	validatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/validating"
 	webhookinit "k8s.io/apiserver/pkg/admission/plugin/webhook/initializer"
 	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
 	validatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
@@ -15,10 +19,13 @@ import (
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/apiserver/pkg/util/proxy"
 	"k8s.io/apiserver/pkg/util/webhook"
+	cacheddiscovery "k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 )
 
 // endpointResolver sends a webhook's (or a CRD conversion webhook's)
@@ -49,16 +56,29 @@ func authResolverWrapper(loopback *rest.Config) webhook.AuthenticationInfoResolv
 	return webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, loopback, noop.NewTracerProvider())
 }
 
-// webhookPlugins are k8s.io/apiserver's MutatingAdmissionWebhook and
-// ValidatingAdmissionWebhook, initialized as kube-apiserver initializes
-// them: they watch the webhook configurations through the informer
-// factory and call the webhooks for every matching request.
+// webhookPlugins are k8s.io/apiserver's MutatingAdmissionWebhook,
+// ValidatingAdmissionPolicy and ValidatingAdmissionWebhook, initialized as
+// kube-apiserver initializes them: they watch their configurations through
+// the informer factory (a policy's parameters through a dynamic client)
+// and act on every matching request.
 type webhookPlugins struct {
-	mutating, validating admission.Interface
+	mutating, policy, validating admission.Interface
+	// restMapper maps the resources of policies' rules and parameters; it
+	// must be reset once the server serves discovery, and then regularly.
+	restMapper *restmapper.DeferredDiscoveryRESTMapper
 }
 
 func newWebhookPlugins(client kubernetes.Interface, factory informers.SharedInformerFactory, authz authorizer.Authorizer,
 	resolver webhook.ServiceResolver, loopback *rest.Config, drained <-chan struct{}) (webhookPlugins, error) {
+	dynamicClient, err := dynamic.NewForConfig(loopback)
+	if err != nil {
+		return webhookPlugins{}, err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cacheddiscovery.NewMemCacheClient(client.Discovery()))
+	policy, err := validatingpolicy.NewPlugin(nil)
+	if err != nil {
+		return webhookPlugins{}, fmt.Errorf("creating %s: %w", validatingpolicy.PluginName, err)
+	}
 	mutating, err := mutatingwebhook.NewMutatingWebhook(nil)
 	if err != nil {
 		return webhookPlugins{}, fmt.Errorf("creating %s: %w", mutatingwebhook.PluginName, err)
@@ -68,14 +88,21 @@ func newWebhookPlugins(client kubernetes.Interface, factory informers.SharedInfo
 		return webhookPlugins{}, fmt.Errorf("creating %s: %w", validatingwebhook.PluginName, err)
 	}
 	inits := admission.PluginInitializers{
-		initializer.New(client, nil, factory, authz, utilfeature.DefaultFeatureGate, compatibility.DefaultBuildEffectiveVersion(), drained, nil),
+		initializer.New(client, dynamicClient, factory, authz, utilfeature.DefaultFeatureGate, compatibility.DefaultBuildEffectiveVersion(), drained, mapper),
 		webhookinit.NewPluginInitializer(authResolverWrapper(loopback), resolver),
 	}
-	for _, p := range []admission.Interface{mutating, validating} {
+	for _, p := range []admission.Interface{mutating, policy, validating} {
 		inits.Initialize(p)
 		if err := admission.ValidateInitialization(p); err != nil {
 			return webhookPlugins{}, err
 		}
 	}
-	return webhookPlugins{mutating: mutating, validating: validating}, nil
+	return webhookPlugins{mutating: mutating, policy: policy, validating: validating, restMapper: mapper}, nil
+}
+
+// resetRESTMapper forgets discovery now and every 30 s, as kube-apiserver's
+// admission initializer hook does, so that policies see new resources.
+func (w webhookPlugins) resetRESTMapper(ctx context.Context) {
+	w.restMapper.Reset()
+	go wait.Until(w.restMapper.Reset, 30*time.Second, ctx.Done())
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/test/testserver"
@@ -190,4 +192,120 @@ func TestAdmissionWebhooks(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestValidatingAdmissionPolicy checks a CEL policy with a parameter
+// object: Deny refuses with the policy's message, Warn lets the request
+// through with a warning, and a missing parameter is handled by the
+// binding's parameterNotFoundAction.
+func TestValidatingAdmissionPolicy(t *testing.T) {
+	srv := testserver.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	n := ns(t, c)
+	if _, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "limits"}, Data: map[string]string{"max": "1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "max-keys.skiff.test"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			ParamKind: &admissionregistrationv1.ParamKind{APIVersion: "v1", Kind: "ConfigMap"},
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression:        "!has(object.data) || object.data.size() <= int(params.data.max)",
+				MessageExpression: "'at most ' + params.data.max + ' keys'",
+			}},
+		},
+	}
+	got, err := c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Spec.FailurePolicy != admissionregistrationv1.Fail || *got.Spec.MatchConstraints.MatchPolicy != admissionregistrationv1.Equivalent {
+		t.Errorf("policy defaults: %+v", got.Spec)
+	}
+	bad := policy.DeepCopy()
+	bad.Name = "broken.skiff.test"
+	bad.Spec.Validations[0].Expression = "object.data.size() <"
+	if _, err := c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, bad, metav1.CreateOptions{}); !apierrors.IsInvalid(err) ||
+		!strings.Contains(err.Error(), "spec.validations[0].expression") {
+		t.Errorf("a policy that does not compile: %v, want 422", err)
+	}
+
+	bind := func(name, selectorLabel string, action admissionregistrationv1.ValidationAction, param string) {
+		t.Helper()
+		_, err := c.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+				PolicyName: policy.Name,
+				ParamRef:   &admissionregistrationv1.ParamRef{Name: param, Namespace: n, ParameterNotFoundAction: ptr.To(admissionregistrationv1.DenyAction)},
+				MatchResources: &admissionregistrationv1.MatchResources{
+					ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"policy": selectorLabel}},
+				},
+				ValidationActions: []admissionregistrationv1.ValidationAction{action},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	bind("deny", "deny", admissionregistrationv1.Deny, "limits")
+	bind("warn", "warn", admissionregistrationv1.Warn, "limits")
+	bind("missing", "missing", admissionregistrationv1.Deny, "absent")
+
+	twoKeys := func(label string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: label + "-", Labels: map[string]string{"policy": label}}, Data: map[string]string{"a": "1", "b": "2"}}
+	}
+	waitFor(t, 30*time.Second, "the policy to deny", func() (bool, error) {
+		_, err := c.CoreV1().ConfigMaps(n).Create(ctx, twoKeys("deny"), metav1.CreateOptions{})
+		return err != nil && strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'max-keys.skiff.test' with binding 'deny' denied request: at most 1 keys"), nil
+	})
+	if _, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "ok-", Labels: map[string]string{"policy": "deny"}},
+		Data: map[string]string{"a": "1"}}, metav1.CreateOptions{}); err != nil {
+		t.Errorf("an object the policy allows: %v", err)
+	}
+	waitFor(t, 30*time.Second, "a missing parameter to deny", func() (bool, error) {
+		_, err := c.CoreV1().ConfigMaps(n).Create(ctx, twoKeys("missing"), metav1.CreateOptions{})
+		return err != nil && strings.Contains(err.Error(), "no params found for policy binding with `Deny` parameterNotFoundAction"), nil
+	})
+
+	// Warn: the request succeeds and the client gets the message as a
+	// warning.
+	warnings := &warningRecorder{}
+	cfg := srv.RESTConfig(t)
+	cfg.WarningHandler = warnings
+	wc := kubernetes.NewForConfigOrDie(cfg)
+	waitFor(t, 30*time.Second, "the policy to warn", func() (bool, error) {
+		if _, err := wc.CoreV1().ConfigMaps(n).Create(ctx, twoKeys("warn"), metav1.CreateOptions{}); err != nil {
+			return false, err
+		}
+		return warnings.contains("at most 1 keys"), nil
+	})
+}
+
+type warningRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningRecorder) HandleWarningHeader(_ int, _ string, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, msg)
+}
+
+func (w *warningRecorder) contains(s string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range w.msgs {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }

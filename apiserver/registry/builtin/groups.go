@@ -371,8 +371,9 @@ func schedulingGroup() Group {
 }
 
 // admissionregistrationGroup serves the webhook configurations that the
-// MutatingAdmissionWebhook and ValidatingAdmissionWebhook plugins act on.
-// ValidatingAdmissionPolicies are not served yet.
+// MutatingAdmissionWebhook and ValidatingAdmissionWebhook plugins act on,
+// and the ValidatingAdmissionPolicies and bindings of the
+// ValidatingAdmissionPolicy plugin.
 func admissionregistrationGroup() Group {
 	gv := admissionregistrationv1.SchemeGroupVersion
 	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{
@@ -401,6 +402,36 @@ func admissionregistrationGroup() Group {
 				return admissionregistrationv1api.ValidateValidatingWebhookConfigurationUpdate(o.(*admissionregistrationv1.ValidatingWebhookConfiguration), old.(*admissionregistrationv1.ValidatingWebhookConfiguration))
 			},
 			Columns: admissionregistrationv1api.WebhookConfigurationColumns, Row: admissionregistrationv1api.ValidatingWebhookConfigurationRow,
+		},
+		{
+			GroupVersion: gv, Name: "validatingadmissionpolicies", Singular: "validatingadmissionpolicy", Kind: "ValidatingAdmissionPolicy",
+			Categories: []string{"api-extensions"},
+			New:        func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicy{} },
+			NewList:    func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateValidatingAdmissionPolicy(o.(*admissionregistrationv1.ValidatingAdmissionPolicy))
+			},
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateValidatingAdmissionPolicyUpdate(o.(*admissionregistrationv1.ValidatingAdmissionPolicy), old.(*admissionregistrationv1.ValidatingAdmissionPolicy))
+			},
+			ValidateStatus: func(o, old runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateValidatingAdmissionPolicyStatus(o.(*admissionregistrationv1.ValidatingAdmissionPolicy), old.(*admissionregistrationv1.ValidatingAdmissionPolicy))
+			},
+			Status:  true,
+			Columns: admissionregistrationv1api.PolicyColumns, Row: admissionregistrationv1api.PolicyRow,
+		},
+		{
+			GroupVersion: gv, Name: "validatingadmissionpolicybindings", Singular: "validatingadmissionpolicybinding", Kind: "ValidatingAdmissionPolicyBinding",
+			Categories: []string{"api-extensions"},
+			New:        func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyBinding{} },
+			NewList:    func() runtime.Object { return &admissionregistrationv1.ValidatingAdmissionPolicyBindingList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateValidatingAdmissionPolicyBinding(o.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding))
+			},
+			ValidateUpdate: func(o, _ runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateValidatingAdmissionPolicyBinding(o.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding))
+			},
+			Columns: admissionregistrationv1api.BindingColumns, Row: admissionregistrationv1api.BindingRow,
 		},
 	}}}}
 }
