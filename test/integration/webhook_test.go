@@ -2,8 +2,16 @@ package integration
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,19 +22,73 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/test/testserver"
 )
 
-// webhookServer serves /mutate (adds the label mutated=yes) and /validate
-// (denies ConfigMaps with a key "forbidden") over TLS on loopback, and
-// returns its base URL and CA bundle.
+// webhookServer serves webhookHandler over TLS on loopback, and returns
+// its base URL and CA bundle.
 func webhookServer(t *testing.T) (string, []byte) {
+	srv := httptest.NewTLSServer(webhookHandler())
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return srv.URL, ca
+}
+
+// serviceWebhookServer serves webhookHandler on this machine's first
+// non-loopback IPv4 address (an EndpointSlice may not hold loopback
+// addresses) with a certificate for NAME.NAMESPACE.svc, the name the API
+// server expects of a webhook behind a Service. It returns the address,
+// port and CA bundle.
+func serviceWebhookServer(t *testing.T, namespace, name string) (string, int32, []byte) {
 	t.Helper()
+	var ip net.IP
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			ip = n.IP.To4()
+			break
+		}
+	}
+	if ip == nil {
+		t.Skip("no non-loopback IPv4 address to put in an EndpointSlice")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := name + "." + namespace + ".svc"
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(webhookHandler())
+	srv.Listener = l
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return ip.String(), int32(l.Addr().(*net.TCPAddr).Port), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// webhookHandler serves /mutate (adds the label mutated=yes), /validate
+// (denies ConfigMaps with a key "forbidden") and /malformed (not JSON).
+func webhookHandler() http.Handler {
 	review := func(w http.ResponseWriter, r *http.Request, respond func(*admissionv1.AdmissionRequest, *admissionv1.AdmissionResponse)) {
 		var ar admissionv1.AdmissionReview
 		if err := json.NewDecoder(r.Body).Decode(&ar); err != nil || ar.Request == nil {
@@ -65,10 +127,7 @@ func webhookServer(t *testing.T) (string, []byte) {
 	mux.HandleFunc("/malformed", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("{not json"))
 	})
-	srv := httptest.NewTLSServer(mux)
-	t.Cleanup(srv.Close)
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	return srv.URL, ca
+	return mux
 }
 
 // TestAdmissionWebhooks checks that mutating and validating webhooks
@@ -192,6 +251,44 @@ func TestAdmissionWebhooks(t *testing.T) {
 			})
 		})
 	}
+
+	// A Service reference goes to one of the Service's ready endpoints,
+	// with the certificate checked for NAME.NAMESPACE.svc.
+	t.Run("service reference", func(t *testing.T) {
+		ip, port, svcCA := serviceWebhookServer(t, n, "hooks")
+		_, err := c.CoreV1().Services(n).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hooks"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(port)}}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.DiscoveryV1().EndpointSlices(n).Create(ctx, &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "hooks-1", Labels: map[string]string{discoveryv1.LabelServiceName: "hooks"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		label := map[string]string{"case": "service"}
+		_, err = c.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "service"},
+			Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+				Name: "service.skiff.test",
+				ClientConfig: admissionregistrationv1.WebhookClientConfig{CABundle: svcCA,
+					Service: &admissionregistrationv1.ServiceReference{Namespace: n, Name: "hooks", Path: ptr.To("/validate")}},
+				Rules: rules, ObjectSelector: &metav1.LabelSelector{MatchLabels: label}, SideEffects: none, AdmissionReviewVersions: []string{"v1"},
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, "the webhook behind the Service to deny", func() (bool, error) {
+			_, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "s-", Labels: label},
+				Data: map[string]string{"forbidden": "1"}}, metav1.CreateOptions{})
+			return err != nil && strings.Contains(err.Error(), `admission webhook "service.skiff.test" denied the request: the key forbidden is not allowed`), nil
+		})
+	})
 }
 
 // TestValidatingAdmissionPolicy checks a CEL policy with a parameter
