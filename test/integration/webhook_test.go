@@ -127,6 +127,20 @@ func webhookHandler() http.Handler {
 	mux.HandleFunc("/malformed", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("{not json"))
 	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		// Longer than the webhook's timeout; the API server gives up first.
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+		review(w, r, func(*admissionv1.AdmissionRequest, *admissionv1.AdmissionResponse) {})
+	})
+	mux.HandleFunc("/badpatch", func(w http.ResponseWriter, r *http.Request) {
+		review(w, r, func(_ *admissionv1.AdmissionRequest, resp *admissionv1.AdmissionResponse) {
+			resp.Patch = []byte(`[{"op":"test","path":"/metadata/labels/case","value":"something else"}]`)
+			resp.PatchType = ptr.To(admissionv1.PatchTypeJSONPatch)
+		})
+	})
 	return mux
 }
 
@@ -223,6 +237,8 @@ func TestAdmissionWebhooks(t *testing.T) {
 		{"unreachable-fail", "https://127.0.0.1:1/validate", admissionregistrationv1.Fail, `failed calling webhook "unreachable-fail.skiff.test"`},
 		{"unreachable-ignore", "https://127.0.0.1:1/validate", admissionregistrationv1.Ignore, ""},
 		{"malformed-fail", base + "/malformed", admissionregistrationv1.Fail, `failed calling webhook "malformed-fail.skiff.test"`},
+		{"slow-fail", base + "/slow", admissionregistrationv1.Fail, `failed calling webhook "slow-fail.skiff.test"`},
+		{"slow-ignore", base + "/slow", admissionregistrationv1.Ignore, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			label := map[string]string{"case": tc.name}
@@ -251,6 +267,30 @@ func TestAdmissionWebhooks(t *testing.T) {
 			})
 		})
 	}
+
+	// A mutating webhook whose patch does not apply fails the request, and
+	// nothing is stored.
+	t.Run("patch that does not apply", func(t *testing.T) {
+		label := map[string]string{"case": "badpatch"}
+		_, err := c.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "badpatch"},
+			Webhooks: []admissionregistrationv1.MutatingWebhook{{
+				Name: "badpatch.skiff.test", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To(base + "/badpatch"), CABundle: ca},
+				Rules: rules, ObjectSelector: &metav1.LabelSelector{MatchLabels: label}, SideEffects: none, AdmissionReviewVersions: []string{"v1"},
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, "the patch's failure to fail the request", func() (bool, error) {
+			_, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-", Labels: label}}, metav1.CreateOptions{})
+			// As kube-apiserver: a 500 naming the patch's failure.
+			return apierrors.IsInternalError(err) && strings.Contains(err.Error(), "testing value /metadata/labels/case failed"), nil
+		})
+		if list, err := c.CoreV1().ConfigMaps(n).List(ctx, metav1.ListOptions{LabelSelector: "case=badpatch"}); err != nil || len(list.Items) != 0 {
+			t.Errorf("stored despite the failed patch: %v %v", list, err)
+		}
+	})
 
 	// A Service reference goes to one of the Service's ready endpoints,
 	// with the certificate checked for NAME.NAMESPACE.svc.
