@@ -2,8 +2,10 @@
 // with its own connection) that create, get, list, update and delete
 // ConfigMaps in a loop for a while, giving requests per second and the
 // p50/p99 latency of each verb; and the watch fan-out, the time from an
-// update of one ConfigMap to its delivery at the last of W watchers. It
-// prints a markdown table and writes JSON next to it; it never asserts.
+// update of one ConfigMap to its delivery at the last of W watchers; and
+// the latency a no-op validating webhook and a CEL admission policy add to
+// a create. It prints a markdown table and writes JSON next to it; it
+// never asserts.
 package main
 
 import (
@@ -39,6 +41,7 @@ func main() {
 	watchers := flag.Int("watchers", 1000, "watchers of one ConfigMap for the fan-out")
 	writes := flag.Int("writes", 20, "updates timed per fan-out run")
 	runs := flag.Int("runs", 5, "runs per measurement")
+	admissionCreates := flag.Int("admission-creates", 1000, "creates timed per kind of admission extension and run (0: none)")
 	out := flag.String("out", "test/bench/results", "directory for results")
 	flag.Parse()
 
@@ -55,6 +58,9 @@ func main() {
 
 	var results []bench.Result
 	for _, field := range strings.Split(*clientCounts, ",") {
+		if strings.TrimSpace(field) == "" {
+			continue
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(field))
 		bench.Must(err)
 		rps, cpu := []float64{}, []float64{}
@@ -104,6 +110,30 @@ func main() {
 		results = append(results,
 			bench.Summarize("update to delivery at the last watcher p50, "+label, "ms", p50, ""),
 			bench.Summarize("update to delivery at the last watcher p99, "+label, "ms", p99, ""))
+	}
+	if *admissionCreates > 0 {
+		lat := map[string][2][]float64{}
+		var addedWebhook, addedPolicy [2][]float64
+		for run := range *runs {
+			got := admissionLatency(ctx, cfg, *admissionCreates, fmt.Sprintf("bench-admission-%d", run))
+			for _, kind := range extensions {
+				l := lat[kind]
+				l[0], l[1] = append(l[0], got[kind][0]), append(l[1], got[kind][1])
+				lat[kind] = l
+			}
+			for q := range 2 {
+				addedWebhook[q] = append(addedWebhook[q], got["webhook"][q]-got["none"][q])
+				addedPolicy[q] = append(addedPolicy[q], got["policy"][q]-got["none"][q])
+			}
+		}
+		label := fmt.Sprintf("%d ConfigMap creates one after another", *admissionCreates)
+		results = append(results,
+			bench.Summarize("create p50, no webhook or policy, "+label, "ms", lat["none"][0], ""),
+			bench.Summarize("create p99, no webhook or policy, "+label, "ms", lat["none"][1], ""),
+			bench.Summarize("added by one no-op validating webhook (TLS, loopback) p50", "ms", addedWebhook[0], ""),
+			bench.Summarize("added by one no-op validating webhook (TLS, loopback) p99", "ms", addedWebhook[1], ""),
+			bench.Summarize("added by one CEL ValidatingAdmissionPolicy p50", "ms", addedPolicy[0], ""),
+			bench.Summarize("added by one CEL ValidatingAdmissionPolicy p99", "ms", addedPolicy[1], ""))
 	}
 	<-server.Profile(ctx, "heap", "api.heap.pprof", 0)
 	bench.Report(results, *out, "api")
