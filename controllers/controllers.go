@@ -30,6 +30,7 @@ import (
 	"github.com/skiffhq/skiff/controllers/namespace"
 	"github.com/skiffhq/skiff/controllers/nodeipam"
 	"github.com/skiffhq/skiff/controllers/nodelifecycle"
+	"github.com/skiffhq/skiff/controllers/policystatus"
 	"github.com/skiffhq/skiff/controllers/replicaset"
 	"github.com/skiffhq/skiff/controllers/rootca"
 	"github.com/skiffhq/skiff/controllers/scheduler"
@@ -66,7 +67,7 @@ type Options struct {
 
 // Names lists the control loops New can run.
 var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "daemonset", "statefulset", "job", "cronjob", "endpoints",
-	"serviceaccount", "rootca", "namespace", "garbagecollector", "servicelb", "clusterdns"}
+	"serviceaccount", "rootca", "namespace", "garbagecollector", "servicelb", "clusterdns", policystatus.Name}
 
 // enabled applies the Controllers selection to one name.
 func (o *Options) enabled(name string) bool {
@@ -169,6 +170,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		}},
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
 		{"servicelb", func() error { return servicelb.Setup(mgr) }},
+		{policystatus.Name, func() error { return policystatus.Setup(mgr, cfg) }},
 		{"clusterdns", func() error {
 			if o.ClusterDNSIP == nil {
 				return nil

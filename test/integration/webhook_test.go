@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -373,6 +374,35 @@ func TestValidatingAdmissionPolicy(t *testing.T) {
 		!strings.Contains(err.Error(), "spec.validations[0].expression") {
 		t.Errorf("a policy that does not compile: %v, want 422", err)
 	}
+
+	// The type-checking status: a misspelt field is a warning (the
+	// expression compiles, the type check finds no such field).
+	typo := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "typo.skiff.test"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "object.spec.replicas <= 5"}, {Expression: "object.spec.replicass <= 5"}},
+		},
+	}
+	if _, err := c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, typo, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the policy's type-checking status", func() (bool, error) {
+		p, err := c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Get(ctx, typo.Name, metav1.GetOptions{})
+		if err != nil || p.Status.TypeChecking == nil {
+			return false, err
+		}
+		w := p.Status.TypeChecking.ExpressionWarnings
+		if len(w) != 1 || w[0].FieldRef != "spec.validations[1].expression" || !strings.Contains(w[0].Warning, "replicass") || p.Status.ObservedGeneration != p.Generation {
+			return false, fmt.Errorf("type-checking status %+v (generation %d)", p.Status, p.Generation)
+		}
+		return true, nil
+	})
 
 	bind := func(name, selectorLabel string, action admissionregistrationv1.ValidationAction, param string) {
 		t.Helper()
