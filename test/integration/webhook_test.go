@@ -269,6 +269,50 @@ func TestAdmissionWebhooks(t *testing.T) {
 		})
 	}
 
+	// matchConditions (CEL) and namespaceSelector narrow which requests
+	// reach a webhook.
+	t.Run("match conditions and namespace selector", func(t *testing.T) {
+		other := ns(t, c)
+		nsObj, err := c.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nsObj.Labels["hooks"] = "on"
+		if _, err := c.CoreV1().Namespaces().Update(ctx, nsObj, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		label := map[string]string{"case": "conditions"}
+		_, err = c.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "conditions"},
+			Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+				Name: "conditions.skiff.test", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To(base + "/validate"), CABundle: ca},
+				Rules: rules, ObjectSelector: &metav1.LabelSelector{MatchLabels: label}, SideEffects: none, AdmissionReviewVersions: []string{"v1"},
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"hooks": "on"}},
+				MatchConditions:   []admissionregistrationv1.MatchCondition{{Name: "deny-prefix", Expression: "object.metadata.name.startsWith('deny-')"}},
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		create := func(namespace, name string) error {
+			_, err := c.CoreV1().ConfigMaps(namespace).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: label},
+				Data: map[string]string{"forbidden": "1"}}, metav1.CreateOptions{})
+			return err
+		}
+		i := 0
+		waitFor(t, 30*time.Second, "the webhook to deny in the selected namespace", func() (bool, error) {
+			i++
+			err := create(n, fmt.Sprintf("deny-%d", i))
+			return err != nil && strings.Contains(err.Error(), `admission webhook "conditions.skiff.test" denied the request`), nil
+		})
+		if err := create(n, "keep-1"); err != nil {
+			t.Errorf("a name the match condition excludes: %v", err)
+		}
+		if err := create(other, "deny-1"); err != nil {
+			t.Errorf("a namespace the selector excludes: %v", err)
+		}
+	})
+
 	// A mutating webhook whose patch does not apply fails the request, and
 	// nothing is stored.
 	t.Run("patch that does not apply", func(t *testing.T) {
