@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -159,27 +160,35 @@ func (c CompletedConfig) advertisedPort() int {
 // ensureRBACPolicy creates the bootstrap roles and bindings, and adds what
 // is missing to those marked for auto-update, as upstream does at startup.
 func ensureRBACPolicy(client kubernetes.Interface) error {
-	for i := range bootstrappolicy.ClusterRoles() {
-		role := bootstrappolicy.ClusterRoles()[i]
-		opts := reconciliation.ReconcileRoleOptions{
-			Role:    reconciliation.ClusterRoleRuleOwner{ClusterRole: &role},
-			Client:  reconciliation.ClusterRoleModifier{Client: client.RbacV1().ClusterRoles()},
-			Confirm: true,
-		}
-		if _, err := opts.Run(); err != nil {
-			return fmt.Errorf("reconciling cluster role %s: %w", role.Name, err)
-		}
+	// Roles and bindings are independent of each other: reconciled a few at
+	// a time, start-up does not wait on some eighty round trips in turn.
+	var g errgroup.Group
+	g.SetLimit(8)
+	for _, role := range bootstrappolicy.ClusterRoles() {
+		g.Go(func() error {
+			opts := reconciliation.ReconcileRoleOptions{
+				Role:    reconciliation.ClusterRoleRuleOwner{ClusterRole: &role},
+				Client:  reconciliation.ClusterRoleModifier{Client: client.RbacV1().ClusterRoles()},
+				Confirm: true,
+			}
+			if _, err := opts.Run(); err != nil {
+				return fmt.Errorf("reconciling cluster role %s: %w", role.Name, err)
+			}
+			return nil
+		})
 	}
-	for i := range bootstrappolicy.ClusterRoleBindings() {
-		b := bootstrappolicy.ClusterRoleBindings()[i]
-		opts := reconciliation.ReconcileRoleBindingOptions{
-			RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &b},
-			Client:      reconciliation.ClusterRoleBindingClientAdapter{Client: client.RbacV1().ClusterRoleBindings()},
-			Confirm:     true,
-		}
-		if _, err := opts.Run(); err != nil {
-			return fmt.Errorf("reconciling cluster role binding %s: %w", b.Name, err)
-		}
+	for _, b := range bootstrappolicy.ClusterRoleBindings() {
+		g.Go(func() error {
+			opts := reconciliation.ReconcileRoleBindingOptions{
+				RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &b},
+				Client:      reconciliation.ClusterRoleBindingClientAdapter{Client: client.RbacV1().ClusterRoleBindings()},
+				Confirm:     true,
+			}
+			if _, err := opts.Run(); err != nil {
+				return fmt.Errorf("reconciling cluster role binding %s: %w", b.Name, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
