@@ -309,7 +309,7 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 	if !off[validatingwebhook.PluginName] {
 		chain = append(chain, webhooks.validating)
 	}
-	return admission.NewChainHandler(chain...), nil
+	return reinvoking{chain: admission.NewChainHandler(chain...)}, nil
 }
 
 func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOptionsGetter) error {

@@ -128,6 +128,33 @@ func webhookHandler() http.Handler {
 	mux.HandleFunc("/malformed", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("{not json"))
 	})
+	// /copy-second sets the label first to the label second's value (or
+	// "none"); /set-second sets second=yes. With /copy-second called first
+	// and reinvocationPolicy IfNeeded, its second call sees second=yes.
+	labelPatch := func(cm *corev1.ConfigMap, key, value string) []byte {
+		if cm.Labels == nil {
+			return []byte(fmt.Sprintf(`[{"op":"add","path":"/metadata/labels","value":{%q:%q}}]`, key, value))
+		}
+		return []byte(fmt.Sprintf(`[{"op":"add","path":"/metadata/labels/%s","value":%q}]`, key, value))
+	}
+	mux.HandleFunc("/copy-second", func(w http.ResponseWriter, r *http.Request) {
+		review(w, r, func(req *admissionv1.AdmissionRequest, resp *admissionv1.AdmissionResponse) {
+			var cm corev1.ConfigMap
+			_ = json.Unmarshal(req.Object.Raw, &cm)
+			value := cm.Labels["second"]
+			if value == "" {
+				value = "none"
+			}
+			resp.Patch, resp.PatchType = labelPatch(&cm, "first", value), ptr.To(admissionv1.PatchTypeJSONPatch)
+		})
+	})
+	mux.HandleFunc("/set-second", func(w http.ResponseWriter, r *http.Request) {
+		review(w, r, func(req *admissionv1.AdmissionRequest, resp *admissionv1.AdmissionResponse) {
+			var cm corev1.ConfigMap
+			_ = json.Unmarshal(req.Object.Raw, &cm)
+			resp.Patch, resp.PatchType = labelPatch(&cm, "second", "yes"), ptr.To(admissionv1.PatchTypeJSONPatch)
+		})
+	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		// Longer than the webhook's timeout; the API server gives up first.
 		select {
@@ -312,6 +339,49 @@ func TestAdmissionWebhooks(t *testing.T) {
 			t.Errorf("a namespace the selector excludes: %v", err)
 		}
 	})
+
+	// reinvocationPolicy IfNeeded calls a mutating webhook again when a
+	// later one changed the object; Never does not.
+	for _, tc := range []struct {
+		policy admissionregistrationv1.ReinvocationPolicyType
+		want   string
+	}{{admissionregistrationv1.IfNeededReinvocationPolicy, "yes"}, {admissionregistrationv1.NeverReinvocationPolicy, "none"}} {
+		t.Run("reinvocation "+string(tc.policy), func(t *testing.T) {
+			label := map[string]string{"case": "reinvoke-" + strings.ToLower(string(tc.policy))}
+			hook := func(name, path string, policy admissionregistrationv1.ReinvocationPolicyType) *admissionregistrationv1.MutatingWebhookConfiguration {
+				return &admissionregistrationv1.MutatingWebhookConfiguration{
+					ObjectMeta: metav1.ObjectMeta{Name: name},
+					Webhooks: []admissionregistrationv1.MutatingWebhook{{
+						Name: name + ".skiff.test", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To(base + path), CABundle: ca},
+						Rules: rules, ObjectSelector: &metav1.LabelSelector{MatchLabels: label}, SideEffects: none, AdmissionReviewVersions: []string{"v1"},
+						ReinvocationPolicy: ptr.To(policy),
+					}},
+				}
+			}
+			// Configurations are called in the order of their names.
+			suffix := strings.ToLower(string(tc.policy))
+			for _, h := range []*admissionregistrationv1.MutatingWebhookConfiguration{
+				hook("a-copy-"+suffix, "/copy-second", tc.policy), hook("b-set-"+suffix, "/set-second", admissionregistrationv1.NeverReinvocationPolicy),
+			} {
+				if _, err := c.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, h, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, 30*time.Second, "both webhooks to have run", func() (bool, error) {
+				cm, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "r-", Labels: label}}, metav1.CreateOptions{})
+				if err != nil {
+					return false, err
+				}
+				if cm.Labels["second"] != "yes" || cm.Labels["first"] == "" {
+					return false, nil
+				}
+				if cm.Labels["first"] != tc.want {
+					return false, fmt.Errorf("label first = %q under %s, want %q", cm.Labels["first"], tc.policy, tc.want)
+				}
+				return true, nil
+			})
+		})
+	}
 
 	// A mutating webhook whose patch does not apply fails the request, and
 	// nothing is stored.
