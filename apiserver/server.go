@@ -286,7 +286,7 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 	for _, name := range disabled {
 		off[name] = true
 	}
-	chain := []admission.Interface{lc}
+	chain := []skiffadmission.Named{{Name: lifecycle.PluginName, Plugin: lc}}
 	plugins, err := skiffadmission.Plugins(client, skiffadmission.Listers{
 		Namespaces:      factory.Core().V1().Namespaces().Lister(),
 		LimitRanges:     factory.Core().V1().LimitRanges().Lister(),
@@ -300,16 +300,16 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 	}
 	chain = append(chain, plugins...)
 	// As kube-apiserver's order: webhooks after the built-in plugins.
-	if !off[mutatingwebhook.PluginName] {
-		chain = append(chain, webhooks.mutating)
+	for _, p := range []skiffadmission.Named{
+		{Name: mutatingwebhook.PluginName, Plugin: webhooks.mutating},
+		{Name: validatingpolicy.PluginName, Plugin: webhooks.policy},
+		{Name: validatingwebhook.PluginName, Plugin: webhooks.validating},
+	} {
+		if !off[p.Name] {
+			chain = append(chain, p)
+		}
 	}
-	if !off[validatingpolicy.PluginName] {
-		chain = append(chain, webhooks.policy)
-	}
-	if !off[validatingwebhook.PluginName] {
-		chain = append(chain, webhooks.validating)
-	}
-	return reinvoking{chain: admission.NewChainHandler(chain...)}, nil
+	return chainPlugins(chain)
 }
 
 func (s *Server) installGroups(groups []builtin.Group, optsGetter genericRESTOptionsGetter) error {

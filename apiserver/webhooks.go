@@ -106,37 +106,3 @@ func (w webhookPlugins) resetRESTMapper(ctx context.Context) {
 	w.restMapper.Reset()
 	go wait.Until(w.restMapper.Reset, 30*time.Second, ctx.Done())
 }
-
-// reinvoking runs a chain's mutating plugins a second time when one of
-// them asks for it (a webhook with reinvocationPolicy IfNeeded whose
-// object a later plugin changed), as the chain k8s.io/apiserver's plugin
-// registry builds does; validation runs once.
-type reinvoking struct {
-	chain admission.Interface
-}
-
-func (r reinvoking) Handles(op admission.Operation) bool { return r.chain.Handles(op) }
-
-// Admit implements admission.MutationInterface.
-func (r reinvoking) Admit(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
-	m, ok := r.chain.(admission.MutationInterface)
-	if !ok {
-		return nil
-	}
-	if err := m.Admit(ctx, a, o); err != nil {
-		return err
-	}
-	if rc := a.GetReinvocationContext(); rc.ShouldReinvoke() {
-		rc.SetIsReinvoke()
-		return m.Admit(ctx, a, o)
-	}
-	return nil
-}
-
-// Validate implements admission.ValidationInterface.
-func (r reinvoking) Validate(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
-	if v, ok := r.chain.(admission.ValidationInterface); ok {
-		return v.Validate(ctx, a, o)
-	}
-	return nil
-}

@@ -241,17 +241,20 @@ type Listers struct {
 	ServiceAccounts corelisters.ServiceAccountLister
 }
 
+// Named is a plugin with its name in --disable-admission-plugins.
+type Named struct {
+	Name   string
+	Plugin admission.Interface
+}
+
 // Plugins returns the plugins in kube-apiserver's order, without the
 // disabled ones.
-func Plugins(client kubernetes.Interface, l Listers, disabled map[string]bool) ([]admission.Interface, error) {
+func Plugins(client kubernetes.Interface, l Listers, disabled map[string]bool) ([]Named, error) {
 	ps, err := newPodSecurity(client, l.Namespaces)
 	if err != nil {
 		return nil, err
 	}
-	all := []struct {
-		name   string
-		plugin admission.Interface
-	}{
+	all := []Named{
 		{LimitRanger, limitRanger{admission.NewHandler(admission.Create, admission.Update), l.LimitRanges}},
 		{ServiceAccount, serviceAccount{admission.NewHandler(admission.Create), client, l.ServiceAccounts}},
 		{NodeRestriction, nodeRestriction{admission.NewHandler(admission.Create, admission.Update, admission.Delete), client}},
@@ -262,10 +265,10 @@ func Plugins(client kubernetes.Interface, l Listers, disabled map[string]bool) (
 		{DefaultStorageClass, storageClass{admission.NewHandler(admission.Create), l.StorageClasses}},
 		{DefaultIngressClass, ingressClass{admission.NewHandler(admission.Create), l.IngressClasses}},
 	}
-	var out []admission.Interface
+	var out []Named
 	for _, p := range all {
-		if !disabled[p.name] {
-			out = append(out, p.plugin)
+		if !disabled[p.Name] {
+			out = append(out, p)
 		}
 	}
 	return out, nil
