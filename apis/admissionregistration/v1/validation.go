@@ -35,7 +35,6 @@ type webhookOptions struct {
 	allowInvalidLabelValues bool
 	skipMatchConditions     bool
 	storedMatchConditions   sets.Set[string]
-	allowParamsInMatchConds bool
 }
 
 func strictWebhookOptions() webhookOptions {
@@ -179,7 +178,7 @@ func validateHook(h *webhookFields, opts webhookOptions, p *field.Path) field.Er
 	}
 	errs = append(errs, validateReviewVersions(h.reviewVersions, opts.requireKnownReview, p.Child("admissionReviewVersions"))...)
 	if !opts.skipMatchConditions {
-		errs = append(errs, validateMatchConditions(h.matchConditions, opts.allowParamsInMatchConds, opts.storedMatchConditions, p.Child("matchConditions"))...)
+		errs = append(errs, validateMatchConditions(h.matchConditions, false /* a webhook has no params */, opts.storedMatchConditions, p.Child("matchConditions"))...)
 	}
 	return errs
 }
