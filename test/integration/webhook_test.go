@@ -398,7 +398,12 @@ func TestAdmissionWebhooks(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, 30*time.Second, "the patch's failure to fail the request", func() (bool, error) {
-			_, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-", Labels: label}}, metav1.CreateOptions{})
+			cm, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "p-", Labels: label}}, metav1.CreateOptions{})
+			if err == nil {
+				// Created before the configuration reached the admission
+				// informer: remove it, so that only the failed creates count.
+				return false, c.CoreV1().ConfigMaps(n).Delete(ctx, cm.Name, metav1.DeleteOptions{})
+			}
 			// As kube-apiserver: a 500 naming the patch's failure.
 			return apierrors.IsInternalError(err) && strings.Contains(err.Error(), "testing value /metadata/labels/case failed"), nil
 		})
