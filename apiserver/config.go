@@ -1,9 +1,12 @@
 package apiserver
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"time"
+
+	genericoptions "k8s.io/apiserver/pkg/server/options"
 )
 
 // Config is what the API server needs to run. Defaults are applied by
@@ -64,6 +67,11 @@ type Config struct {
 	// (--disable-admission-plugins); all of skiff's are on by default.
 	DisabledAdmissionPlugins []string
 
+	// Audit is kube-apiserver's audit policy and backends
+	// (--audit-policy-file, --audit-log-*, --audit-webhook-*); nil or no
+	// policy file: no audit events, as upstream.
+	Audit *genericoptions.AuditOptions
+
 	// AlwaysAllow authorizes every authenticated request
 	// (--authorization-mode=AlwaysAllow); otherwise RBAC decides.
 	AlwaysAllow bool
@@ -122,6 +130,11 @@ func (c Config) Complete() (CompletedConfig, error) {
 	}
 	if c.ServingCertFile == "" || c.ServingKeyFile == "" {
 		return CompletedConfig{}, fmt.Errorf("--tls-cert-file and --tls-private-key-file are required")
+	}
+	if c.Audit != nil {
+		if err := errors.Join(c.Audit.Validate()...); err != nil {
+			return CompletedConfig{}, fmt.Errorf("audit options: %w", err)
+		}
 	}
 	return CompletedConfig{&c}, nil
 }

@@ -101,6 +101,9 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := serving.ApplyTo(&cfg.SecureServing); err != nil {
 		return nil, fmt.Errorf("configuring serving: %w", err)
 	}
+	if err := c.Audit.ApplyTo(&cfg.Config); err != nil {
+		return nil, fmt.Errorf("configuring audit: %w", err)
+	}
 	if err := applyLoopback(&cfg.Config); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -77,6 +78,9 @@ type Options struct {
 	// NodePortAddresses are the CIDRs whose local addresses answer node
 	// ports (default: the node's InternalIP, as kube-proxy's "primary").
 	NodePortAddresses []string
+	// Audit is kube-apiserver's audit policy and backends
+	// (--audit-policy-file, --audit-log-path, ...).
+	Audit *genericoptions.AuditOptions
 }
 
 // NewOptions returns the defaults of `skiff server`.
@@ -84,7 +88,7 @@ func NewOptions() *Options {
 	return &Options{DataDir: ".skiff", BindAddress: "127.0.0.1", SecurePort: 6443, ServiceClusterIPRange: "10.96.0.0/12",
 		ClusterCIDR: "10.244.0.0/16", NodeMonitorGracePeriod: 40 * time.Second,
 		SimNodeCPU: "8", SimNodeMemory: "32Gi", SimNodePods: 110, Runtime: RuntimeContainerd, PodBridge: network.DefaultBridge,
-		KubeletPort: 10250, ClusterDNSPort: 53, Profiling: true}
+		KubeletPort: 10250, ClusterDNSPort: 53, Profiling: true, Audit: genericoptions.NewAuditOptions()}
 }
 
 // Paths of the files in the data directory that users and agents read.
@@ -239,6 +243,7 @@ func (o *Options) Run(ctx context.Context) error {
 		EtcdServers:                  etcdServer.Endpoints(),
 		ServiceClusterIPRange:        serviceRange,
 		DisableProfiling:             !o.Profiling,
+		Audit:                        o.Audit,
 	}.Complete()
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
 
 	"github.com/skiffhq/skiff/apiserver"
 )
@@ -40,6 +41,7 @@ type apiserverFlags struct {
 	kubeletClientKey      string
 	kubeletCA             string
 	profiling             bool
+	audit                 *genericoptions.AuditOptions
 }
 
 // ignoredAPIServerFlags are accepted so that kube-apiserver command lines
@@ -51,7 +53,6 @@ var ignoredAPIServerFlags = []struct{ name, kind string }{
 	{"runtime-config", "string"},
 	{"anonymous-auth", "bool"},
 	{"enable-priority-and-fairness", "bool"},
-	{"audit-log-path", "string"},
 	{"requestheader-client-ca-file", "string"},
 	{"requestheader-allowed-names", "strings"},
 	{"requestheader-extra-headers-prefix", "strings"},
@@ -64,7 +65,7 @@ var ignoredAPIServerFlags = []struct{ name, kind string }{
 }
 
 func newAPIServerCommand() *cobra.Command {
-	f := &apiserverFlags{bindAddress: "0.0.0.0", securePort: 6443, etcdPrefix: "/registry", serviceClusterIPRange: "10.0.0.0/24", serviceNodePortRange: "30000-32767", authorizationMode: []string{"RBAC"}}
+	f := &apiserverFlags{audit: genericoptions.NewAuditOptions(), bindAddress: "0.0.0.0", securePort: 6443, etcdPrefix: "/registry", serviceClusterIPRange: "10.0.0.0/24", serviceNodePortRange: "30000-32767", authorizationMode: []string{"RBAC"}}
 	cmd := &cobra.Command{
 		Use:   "apiserver",
 		Short: "Serve the Kubernetes API against an existing etcd, with kube-apiserver's flags (for envtest)",
@@ -115,6 +116,7 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs.StringSliceVar(&f.apiAudiences, "api-audiences", nil, "audiences the API accepts tokens for (default: the issuers)")
 	fs.DurationVar(&f.saMaxExpiration, "service-account-max-token-expiration", 0, "longest lifetime of a requested service account token (0: no limit)")
 	fs.StringSliceVar(&f.disabledAdmission, "disable-admission-plugins", nil, "admission plugins to turn off: NamespaceLifecycle is always on; TaintNodesByCondition, Priority, DefaultTolerationSeconds, DefaultStorageClass, DefaultIngressClass, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook can be turned off (others are accepted and ignored)")
+	f.audit.AddFlags(fs)
 	for _, ig := range ignoredAPIServerFlags {
 		addIgnoredFlag(fs, ig.name, ig.kind)
 	}
@@ -159,6 +161,7 @@ func (f *apiserverFlags) config() (apiserver.Config, error) {
 	cfg.APIAudiences = f.apiAudiences
 	cfg.ServiceAccountMaxTokenExpiration = f.saMaxExpiration
 	cfg.DisabledAdmissionPlugins = f.disabledAdmission
+	cfg.Audit = f.audit
 	cfg.TokenAuthFile = f.tokenAuthFile
 	cfg.EtcdServers = f.etcdServers
 	cfg.EtcdPrefix = f.etcdPrefix

@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -456,7 +459,20 @@ func TestAdmissionWebhooks(t *testing.T) {
 // through with a warning, and a missing parameter is handled by the
 // binding's parameterNotFoundAction.
 func TestValidatingAdmissionPolicy(t *testing.T) {
-	srv := testserver.Start(t)
+	// An audit policy and log, to see the Audit action's annotations.
+	dir := t.TempDir()
+	auditPolicy, auditLog := filepath.Join(dir, "audit-policy.yaml"), filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(auditPolicy, []byte(`apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  resources: [{group: "", resources: [configmaps]}]
+- level: None
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := testserver.Start(t, "--audit-policy-file", auditPolicy, "--audit-log-path", auditLog)
 	c := srv.Client(t)
 	ctx := context.Background()
 	n := ns(t, c)
@@ -477,6 +493,7 @@ func TestValidatingAdmissionPolicy(t *testing.T) {
 				Expression:        "!has(object.data) || object.data.size() <= int(params.data.max)",
 				MessageExpression: "'at most ' + params.data.max + ' keys'",
 			}},
+			AuditAnnotations: []admissionregistrationv1.AuditAnnotation{{Key: "keys", ValueExpression: "has(object.data) ? string(object.data.size()) : '0'"}},
 		},
 	}
 	got, err := c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{})
@@ -543,6 +560,7 @@ func TestValidatingAdmissionPolicy(t *testing.T) {
 	bind("deny", "deny", admissionregistrationv1.Deny, "limits")
 	bind("warn", "warn", admissionregistrationv1.Warn, "limits")
 	bind("missing", "missing", admissionregistrationv1.Deny, "absent")
+	bind("audit", "audit", admissionregistrationv1.Audit, "limits")
 
 	twoKeys := func(label string) *corev1.ConfigMap {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: label + "-", Labels: map[string]string{"policy": label}}, Data: map[string]string{"a": "1", "b": "2"}}
@@ -572,6 +590,57 @@ func TestValidatingAdmissionPolicy(t *testing.T) {
 		}
 		return warnings.contains("at most 1 keys"), nil
 	})
+
+	// Audit: the request succeeds, and its audit event carries the
+	// failure and the policy's audit annotation.
+	// (Named: the audit event of a generateName create has no name.)
+	var audited *corev1.ConfigMap
+	i := 0
+	waitFor(t, 30*time.Second, "the policy to audit", func() (bool, error) {
+		i++
+		cm := twoKeys("audit")
+		cm.Name = fmt.Sprintf("audit-%d", i)
+		cm, err := c.CoreV1().ConfigMaps(n).Create(ctx, cm, metav1.CreateOptions{})
+		if err != nil {
+			return false, err
+		}
+		ev, err := auditEvent(auditLog, "create", cm.Name)
+		if err != nil || ev == nil {
+			return false, err
+		}
+		failure := ev.Annotations["validation.policy.admission.k8s.io/validation_failure"]
+		if failure == "" {
+			return false, nil // the binding was not yet seen
+		}
+		audited = cm
+		want := `[{"message":"at most 1 keys","policy":"max-keys.skiff.test","binding":"audit","expressionIndex":0,"validationActions":["Audit"]}]`
+		if failure != want || ev.Annotations["max-keys.skiff.test/keys"] != "2" {
+			return false, fmt.Errorf("audit annotations %v, want the failure %s and keys 2", ev.Annotations, want)
+		}
+		return true, nil
+	})
+	if _, err := c.CoreV1().ConfigMaps(n).Get(ctx, audited.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("the audited object was not stored: %v", err)
+	}
+}
+
+// auditEvent finds the ResponseComplete audit event of verb on the
+// ConfigMap name in the JSON audit log at path, or nil.
+func auditEvent(path, verb, name string) (*auditv1.Event, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		var ev auditv1.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			return nil, fmt.Errorf("audit log line %q: %w", line, err)
+		}
+		if ev.Verb == verb && ev.ObjectRef != nil && ev.ObjectRef.Name == name && ev.Stage == auditv1.StageResponseComplete {
+			return &ev, nil
+		}
+	}
+	return nil, nil
 }
 
 type warningRecorder struct {
