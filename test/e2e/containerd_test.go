@@ -525,6 +525,10 @@ spec:
 		testServices(GinkgoTB(), srv, node)
 	})
 
+	It("calls admission webhooks served by a pod behind a Service", func() {
+		testPodWebhooks(GinkgoTB(), srv)
+	})
+
 	It("joins a second node with skiff agent", func() {
 		t := GinkgoTB()
 		joinedBridge := fmt.Sprintf("skj%d", id)

@@ -24,9 +24,24 @@ const Name = "skiff.dev/busybox:test"
 // epoch is every file's and the image's time, for reproducible bytes.
 var epoch = time.Unix(0, 0).UTC()
 
+// File is a file added to an image built with BuildWith.
+type File struct {
+	// Path is where it goes, relative to the root, in one of the image's
+	// directories (bin/, etc/, usr/bin/, var/www/...).
+	Path string
+	Mode int64
+	Data []byte
+}
+
 // Build writes the image, as an OCI image layout tarball, from the static
 // busybox binary at busybox (usually /bin/busybox).
 func Build(w io.Writer, busybox string) error {
+	return BuildWith(w, busybox, Name, nil)
+}
+
+// BuildWith writes an image named name: the test image's busybox root
+// with files added (a test's own static binary, for instance).
+func BuildWith(w io.Writer, busybox, name string, files []File) error {
 	bin, err := os.ReadFile(busybox)
 	if err != nil {
 		return fmt.Errorf("reading busybox (install busybox-static): %w", err)
@@ -35,7 +50,7 @@ func Build(w io.Writer, busybox string) error {
 	if err != nil {
 		return err
 	}
-	layer, diffID, err := rootfs(bin, applets)
+	layer, diffID, err := rootfs(bin, applets, files)
 	if err != nil {
 		return err
 	}
@@ -65,15 +80,15 @@ func Build(w io.Writer, busybox string) error {
 		"schemaVersion": 2,
 		"mediaType":     "application/vnd.oci.image.index.v1+json",
 		"manifests": []any{descriptor("application/vnd.oci.image.manifest.v1+json", manifest, map[string]string{
-			"io.containerd.image.name":          Name,
-			"org.opencontainers.image.ref.name": Name[strings.LastIndex(Name, ":")+1:],
+			"io.containerd.image.name":          name,
+			"org.opencontainers.image.ref.name": name[strings.LastIndex(name, ":")+1:],
 		})},
 	})
 	if err != nil {
 		return err
 	}
 	tw := tar.NewWriter(w)
-	files := []struct {
+	blobs := []struct {
 		name string
 		data []byte
 	}{
@@ -88,7 +103,7 @@ func Build(w io.Writer, busybox string) error {
 			return err
 		}
 	}
-	for _, f := range files {
+	for _, f := range blobs {
 		if err := writeFile(tw, f.name, 0o644, f.data); err != nil {
 			return err
 		}
@@ -113,7 +128,7 @@ func appletsOf(busybox string) ([]string, error) {
 }
 
 // rootfs returns the gzipped layer and the digest of its uncompressed tar.
-func rootfs(busybox []byte, applets []string) (layer []byte, diffID string, err error) {
+func rootfs(busybox []byte, applets []string, extra []File) (layer []byte, diffID string, err error) {
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
 	dirs := []struct {
@@ -141,6 +156,11 @@ func rootfs(busybox []byte, applets []string) (layer []byte, diffID string, err 
 	}
 	for _, f := range etc {
 		if err := writeFile(tw, f.name, 0o644, []byte(f.data)); err != nil {
+			return nil, "", err
+		}
+	}
+	for _, f := range extra {
+		if err := writeFile(tw, f.Path, f.Mode, f.Data); err != nil {
 			return nil, "", err
 		}
 	}
