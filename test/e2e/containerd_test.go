@@ -637,7 +637,9 @@ func testKubectlStreams(t testing.TB, srv *testserver.Server) {
 	if err != nil || review.Status.UserInfo.Username != "system:serviceaccount:default:default" {
 		t.Fatalf("the pod's token: %v %+v", err, review)
 	}
-	if out, err := srv.KubectlStdin("from stdin", "exec", "-i", "talker", "--", "cat"); err != nil || out != "from stdin" {
+	stdinCmd := srv.KubectlCmd("exec", "-i", "talker", "--", "cat")
+	stdinCmd.Stdin = strings.NewReader("from stdin")
+	if out, err := stdinCmd.Output(); err != nil || string(out) != "from stdin" {
 		t.Fatalf("exec -i: %q %v", out, err)
 	}
 	if out, err := srv.Kubectl("exec", "talker", "-c", "nope", "--", "true"); err == nil || !strings.Contains(out, "container nope is not valid for pod talker") {
@@ -762,13 +764,13 @@ func testProbesAndHooks(t testing.TB, srv *testserver.Server, hostDir string) {
 }
 
 // mustKubectl returns a kubectl against srv that fails the test on an
-// error and returns the output.
+// error and returns the standard output (stderr only in failures).
 func mustKubectl(t testing.TB, srv *testserver.Server) func(args ...string) string {
 	return func(args ...string) string {
 		t.Helper()
-		out, err := srv.Kubectl(args...)
+		out, errOut, err := srv.KubectlOutput(args...)
 		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
 		}
 		return out
 	}

@@ -292,6 +292,19 @@ func (s *Server) Kubectl(args ...string) (string, error) {
 	return string(out), err
 }
 
+// KubectlOutput runs kubectl like Kubectl but keeps its standard output
+// and standard error apart: kubectl logs some client-side noise to
+// stderr (its WebSocket client's "Unknown stream id" when data races the
+// creation of its streams), which must not be taken for a command's output.
+func (s *Server) KubectlOutput(args ...string) (stdout, stderr string, err error) {
+	pre := []string{"--kubeconfig", s.Kubeconfig, "--cache-dir", filepath.Join(s.DataDir, "kubectl-cache")}
+	cmd := exec.Command("kubectl", append(pre, args...)...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
 // KubectlCmd is a kubectl command against the server, not started, for
 // what runs in the background (logs -f, port-forward); the caller stops
 // it by PID.
