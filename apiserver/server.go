@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	mutatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/mutating"
 	validatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/validating"
 	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
 	validatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
@@ -302,8 +303,10 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 		return nil, err
 	}
 	chain = append(chain, plugins...)
-	// As kube-apiserver's order: webhooks after the built-in plugins.
+	// As kube-apiserver's order: policies and webhooks after the built-in
+	// plugins, mutating before validating.
 	for _, p := range []skiffadmission.Named{
+		{Name: mutatingpolicy.PluginName, Plugin: webhooks.mutatingPolicy},
 		{Name: mutatingwebhook.PluginName, Plugin: webhooks.mutating},
 		{Name: validatingpolicy.PluginName, Plugin: webhooks.policy},
 		{Name: validatingwebhook.PluginName, Plugin: webhooks.validating},

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/initializer"
+	mutatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/mutating"
 	validatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/validating"
 	webhookinit "k8s.io/apiserver/pkg/admission/plugin/webhook/initializer"
 	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
@@ -56,13 +57,14 @@ func authResolverWrapper(loopback *rest.Config) webhook.AuthenticationInfoResolv
 	return webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, loopback, noop.NewTracerProvider())
 }
 
-// webhookPlugins are k8s.io/apiserver's MutatingAdmissionWebhook,
-// ValidatingAdmissionPolicy and ValidatingAdmissionWebhook, initialized as
+// webhookPlugins are k8s.io/apiserver's MutatingAdmissionPolicy,
+// MutatingAdmissionWebhook, ValidatingAdmissionPolicy and
+// ValidatingAdmissionWebhook, initialized as
 // kube-apiserver initializes them: they watch their configurations through
 // the informer factory (a policy's parameters through a dynamic client)
 // and act on every matching request.
 type webhookPlugins struct {
-	mutating, policy, validating admission.Interface
+	mutatingPolicy, mutating, policy, validating admission.Interface
 	// restMapper maps the resources of policies' rules and parameters; it
 	// must be reset once the server serves discovery, and then regularly.
 	restMapper *restmapper.DeferredDiscoveryRESTMapper
@@ -79,6 +81,10 @@ func newWebhookPlugins(client kubernetes.Interface, factory informers.SharedInfo
 	if err != nil {
 		return webhookPlugins{}, fmt.Errorf("creating %s: %w", validatingpolicy.PluginName, err)
 	}
+	mutatingPolicy, err := mutatingpolicy.NewPlugin(nil)
+	if err != nil {
+		return webhookPlugins{}, fmt.Errorf("creating %s: %w", mutatingpolicy.PluginName, err)
+	}
 	mutating, err := mutatingwebhook.NewMutatingWebhook(nil)
 	if err != nil {
 		return webhookPlugins{}, fmt.Errorf("creating %s: %w", mutatingwebhook.PluginName, err)
@@ -91,13 +97,13 @@ func newWebhookPlugins(client kubernetes.Interface, factory informers.SharedInfo
 		initializer.New(client, dynamicClient, factory, authz, utilfeature.DefaultFeatureGate, compatibility.DefaultBuildEffectiveVersion(), drained, mapper),
 		webhookinit.NewPluginInitializer(authResolverWrapper(loopback), resolver),
 	}
-	for _, p := range []admission.Interface{mutating, policy, validating} {
+	for _, p := range []admission.Interface{mutatingPolicy, mutating, policy, validating} {
 		inits.Initialize(p)
 		if err := admission.ValidateInitialization(p); err != nil {
 			return webhookPlugins{}, err
 		}
 	}
-	return webhookPlugins{mutating: mutating, policy: policy, validating: validating, restMapper: mapper}, nil
+	return webhookPlugins{mutatingPolicy: mutatingPolicy, mutating: mutating, policy: policy, validating: validating, restMapper: mapper}, nil
 }
 
 // resetRESTMapper forgets discovery now and every 30 s, as kube-apiserver's

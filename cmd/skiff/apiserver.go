@@ -115,7 +115,7 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs.StringVar(&f.saSigningKeyFile, "service-account-signing-key-file", "", "PEM private key that signs service account tokens (TokenRequest is disabled without it)")
 	fs.StringSliceVar(&f.apiAudiences, "api-audiences", nil, "audiences the API accepts tokens for (default: the issuers)")
 	fs.DurationVar(&f.saMaxExpiration, "service-account-max-token-expiration", 0, "longest lifetime of a requested service account token (0: no limit)")
-	fs.StringSliceVar(&f.disabledAdmission, "disable-admission-plugins", nil, "admission plugins to turn off: NamespaceLifecycle is always on; TaintNodesByCondition, Priority, DefaultTolerationSeconds, DefaultStorageClass, DefaultIngressClass, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook can be turned off (others are accepted and ignored)")
+	fs.StringSliceVar(&f.disabledAdmission, "disable-admission-plugins", nil, "admission plugins to turn off: NamespaceLifecycle is always on; TaintNodesByCondition, Priority, DefaultTolerationSeconds, DefaultStorageClass, DefaultIngressClass, MutatingAdmissionPolicy, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook can be turned off (others are accepted and ignored)")
 	f.audit.AddFlags(fs)
 	for _, ig := range ignoredAPIServerFlags {
 		addIgnoredFlag(fs, ig.name, ig.kind)

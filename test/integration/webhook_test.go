@@ -664,3 +664,92 @@ func (w *warningRecorder) contains(s string) bool {
 	}
 	return false
 }
+
+// TestMutatingAdmissionPolicy checks a CEL mutating policy with a
+// parameter: an apply configuration and a JSON patch change the object
+// before it is stored, a policy whose expression does not compile is
+// refused, and objects the binding does not select are left alone.
+func TestMutatingAdmissionPolicy(t *testing.T) {
+	srv := testserver.Start(t)
+	c := srv.Client(t)
+	ctx := context.Background()
+	n := ns(t, c)
+	if _, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "team"}, Data: map[string]string{"name": "platform"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	policy := &admissionregistrationv1.MutatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "team-label.skiff.test"},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			ParamKind: &admissionregistrationv1.ParamKind{APIVersion: "v1", Kind: "ConfigMap"},
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}},
+				},
+			}}},
+			Variables: []admissionregistrationv1.Variable{{Name: "team", Expression: "params.data.name"}},
+			Mutations: []admissionregistrationv1.Mutation{
+				{PatchType: admissionregistrationv1.PatchTypeApplyConfiguration, ApplyConfiguration: &admissionregistrationv1.ApplyConfiguration{
+					Expression: `Object{metadata: Object.metadata{labels: {"team": variables.team}}}`}},
+				{PatchType: admissionregistrationv1.PatchTypeJSONPatch, JSONPatch: &admissionregistrationv1.JSONPatch{
+					Expression: `[JSONPatch{op: "add", path: "/metadata/annotations", value: {"mutated-by": "policy"}}]`}},
+			},
+			ReinvocationPolicy: admissionregistrationv1.NeverReinvocationPolicy,
+		},
+	}
+	got, err := c.AdmissionregistrationV1().MutatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Spec.FailurePolicy != admissionregistrationv1.Fail || *got.Spec.MatchConstraints.MatchPolicy != admissionregistrationv1.Equivalent {
+		t.Errorf("policy defaults: %+v", got.Spec)
+	}
+	bad := policy.DeepCopy()
+	bad.Name = "broken.skiff.test"
+	bad.Spec.Mutations[0].ApplyConfiguration.Expression = "Object{"
+	if _, err := c.AdmissionregistrationV1().MutatingAdmissionPolicies().Create(ctx, bad, metav1.CreateOptions{}); !apierrors.IsInvalid(err) ||
+		!strings.Contains(err.Error(), "spec.mutations[0].applyConfiguration.expression") {
+		t.Errorf("a policy that does not compile: %v, want 422", err)
+	}
+	_, err = c.AdmissionregistrationV1().MutatingAdmissionPolicyBindings().Create(ctx, &admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "team-label"},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{
+			PolicyName: policy.Name,
+			ParamRef:   &admissionregistrationv1.ParamRef{Name: "team", Namespace: n, ParameterNotFoundAction: ptr.To(admissionregistrationv1.DenyAction)},
+			MatchResources: &admissionregistrationv1.MatchResources{
+				ObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"mutate": "yes"}},
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, 30*time.Second, "the policy to mutate", func() (bool, error) {
+		cm, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "m-", Labels: map[string]string{"mutate": "yes"}},
+			Data: map[string]string{"a": "1"}}, metav1.CreateOptions{})
+		if err != nil {
+			return false, err
+		}
+		if cm.Labels["team"] == "" {
+			return false, nil // the binding was not yet seen
+		}
+		if cm.Labels["team"] != "platform" || cm.Labels["mutate"] != "yes" || cm.Annotations["mutated-by"] != "policy" || cm.Data["a"] != "1" {
+			return false, fmt.Errorf("mutated object: labels %v, annotations %v, data %v", cm.Labels, cm.Annotations, cm.Data)
+		}
+		return true, nil
+	})
+	plain, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}, metav1.CreateOptions{})
+	if err != nil || plain.Labels["team"] != "" || plain.Annotations["mutated-by"] != "" {
+		t.Errorf("an object the binding does not select: %v, %+v", err, plain.ObjectMeta)
+	}
+	// A dry run is mutated too, and stores nothing.
+	dry, err := c.CoreV1().ConfigMaps(n).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "dry", Labels: map[string]string{"mutate": "yes"}}},
+		metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil || dry.Labels["team"] != "platform" {
+		t.Errorf("dry run: %v, labels %v", err, dry)
+	}
+	if _, err := c.CoreV1().ConfigMaps(n).Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the dry run stored the object: %v", err)
+	}
+}

@@ -46,6 +46,20 @@ func Install(scheme *runtime.Scheme) error {
 			defaultMatchResources(m)
 		}
 	})
+	scheme.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingAdmissionPolicy{}, func(o any) {
+		s := &o.(*admissionregistrationv1.MutatingAdmissionPolicy).Spec
+		if s.FailurePolicy == nil {
+			s.FailurePolicy = ptr.To(admissionregistrationv1.Fail)
+		}
+		if s.MatchConstraints != nil {
+			defaultMatchResources(s.MatchConstraints)
+		}
+	})
+	scheme.AddTypeDefaultingFunc(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, func(o any) {
+		if m := o.(*admissionregistrationv1.MutatingAdmissionPolicyBinding).Spec.MatchResources; m != nil {
+			defaultMatchResources(m)
+		}
+	})
 	return nil
 }
 
@@ -176,16 +190,20 @@ var BindingColumns = []metav1.TableColumnDefinition{
 // BindingRow renders a validating admission policy binding.
 func BindingRow(obj runtime.Object) ([]any, error) {
 	b := obj.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding)
-	paramRef := "<unset>"
-	if r := b.Spec.ParamRef; r != nil {
-		switch {
-		case r.Name != "" && r.Namespace != "":
-			paramRef = r.Namespace + "/" + r.Name
-		case r.Name != "":
-			paramRef = "*/" + r.Name
-		case r.Selector != nil:
-			paramRef = r.Selector.String()
-		}
+	return []any{b.Name, b.Spec.PolicyName, paramRefString(b.Spec.ParamRef), table.Age(b.CreationTimestamp)}, nil
+}
+
+// paramRefString shows a binding's parameter reference as kubectl does.
+func paramRefString(r *admissionregistrationv1.ParamRef) string {
+	switch {
+	case r == nil:
+		return "<unset>"
+	case r.Name != "" && r.Namespace != "":
+		return r.Namespace + "/" + r.Name
+	case r.Name != "":
+		return "*/" + r.Name
+	case r.Selector != nil:
+		return r.Selector.String()
 	}
-	return []any{b.Name, b.Spec.PolicyName, paramRef, table.Age(b.CreationTimestamp)}, nil
+	return "<unset>"
 }

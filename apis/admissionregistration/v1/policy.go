@@ -82,51 +82,13 @@ func ValidateValidatingAdmissionPolicyStatus(p, _ *admissionregistrationv1.Valid
 }
 
 func validatePolicySpec(name string, spec *admissionregistrationv1.ValidatingAdmissionPolicySpec, stored policyExpressions, sameConditions bool, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	switch f := spec.FailurePolicy; {
-	case f == nil:
-		errs = append(errs, field.Required(p.Child("failurePolicy"), ""))
-	case *f != admissionregistrationv1.Fail && *f != admissionregistrationv1.Ignore:
-		errs = append(errs, field.NotSupported(p.Child("failurePolicy"), *f, []string{string(admissionregistrationv1.Fail), string(admissionregistrationv1.Ignore)}))
+	errs, compiler := validatePolicyCommon(policyCommon{failurePolicy: spec.FailurePolicy, paramKind: spec.ParamKind, matchConstraints: spec.MatchConstraints,
+		matchConditions: spec.MatchConditions, variables: spec.Variables}, stored, sameConditions, p)
+	if compiler == nil {
+		return errs
 	}
 	params := spec.ParamKind != nil
-	if params {
-		errs = append(errs, validateParamKind(spec.ParamKind, p.Child("paramKind"))...)
-	}
-	if spec.MatchConstraints == nil {
-		errs = append(errs, field.Required(p.Child("matchConstraints"), ""))
-	} else {
-		errs = append(errs, validateMatchResources(spec.MatchConstraints, p.Child("matchConstraints"))...)
-		if len(spec.MatchConstraints.ResourceRules) == 0 {
-			errs = append(errs, field.Required(p.Child("matchConstraints", "resourceRules"), ""))
-		}
-	}
-	if !sameConditions {
-		errs = append(errs, validateMatchConditions(spec.MatchConditions, params, stored.conditions, p.Child("matchConditions"))...)
-	}
-	// Variables are compiled in order into one compiler, which the
-	// validations then see.
-	compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
-	if err != nil {
-		return append(errs, field.InternalError(p, err))
-	}
 	decls := plugincel.OptionalVariableDeclarations{HasParams: params, HasAuthorizer: true}
-	for i, v := range spec.Variables {
-		vp := p.Child("variables").Index(i)
-		if strings.TrimSpace(v.Name) == "" {
-			errs = append(errs, field.Required(vp.Child("name"), "name is not specified"))
-		} else if !isCELIdentifier(v.Name) {
-			errs = append(errs, field.Invalid(vp.Child("name"), v.Name, "name is not a valid CEL identifier"))
-		}
-		if strings.TrimSpace(v.Expression) == "" {
-			errs = append(errs, field.Required(vp.Child("expression"), "expression is not specified"))
-			continue
-		}
-		res := compiler.CompileAndStoreVariable(&validatingpolicy.Variable{Name: v.Name, Expression: v.Expression}, decls, envFor(stored.validations, v.Expression))
-		if res.Error != nil {
-			errs = append(errs, celError(vp.Child("expression"), v.Expression, res.Error))
-		}
-	}
 	if len(spec.Validations) == 0 && len(spec.AuditAnnotations) == 0 {
 		const msg = "validations or auditAnnotations must contain at least one item"
 		return append(errs, field.Required(p.Child("validations"), msg), field.Required(p.Child("auditAnnotations"), msg))
@@ -164,6 +126,68 @@ func validatePolicySpec(name string, spec *admissionregistrationv1.ValidatingAdm
 		keys.Insert(a.Key)
 	}
 	return errs
+}
+
+// policyCommon is what validating and mutating admission policies share.
+type policyCommon struct {
+	failurePolicy    *admissionregistrationv1.FailurePolicyType
+	paramKind        *admissionregistrationv1.ParamKind
+	matchConstraints *admissionregistrationv1.MatchResources
+	matchConditions  []admissionregistrationv1.MatchCondition
+	variables        []admissionregistrationv1.Variable
+}
+
+// validatePolicyCommon checks the failure policy, parameter kind, match
+// constraints and conditions, and compiles the variables in order into
+// the compiler it returns (nil if none could be made), which the
+// policy's own expressions then see.
+func validatePolicyCommon(spec policyCommon, stored policyExpressions, sameConditions bool, p *field.Path) (field.ErrorList, *plugincel.CompositedCompiler) {
+	var errs field.ErrorList
+	switch f := spec.failurePolicy; {
+	case f == nil:
+		errs = append(errs, field.Required(p.Child("failurePolicy"), ""))
+	case *f != admissionregistrationv1.Fail && *f != admissionregistrationv1.Ignore:
+		errs = append(errs, field.NotSupported(p.Child("failurePolicy"), *f, []string{string(admissionregistrationv1.Fail), string(admissionregistrationv1.Ignore)}))
+	}
+	params := spec.paramKind != nil
+	if params {
+		errs = append(errs, validateParamKind(spec.paramKind, p.Child("paramKind"))...)
+	}
+	if spec.matchConstraints == nil {
+		errs = append(errs, field.Required(p.Child("matchConstraints"), ""))
+	} else {
+		errs = append(errs, validateMatchResources(spec.matchConstraints, p.Child("matchConstraints"))...)
+		if len(spec.matchConstraints.ResourceRules) == 0 {
+			errs = append(errs, field.Required(p.Child("matchConstraints", "resourceRules"), ""))
+		}
+	}
+	if !sameConditions {
+		errs = append(errs, validateMatchConditions(spec.matchConditions, params, stored.conditions, p.Child("matchConditions"))...)
+	}
+	// Variables are compiled in order into one compiler, which the
+	// policy's own expressions then see.
+	compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
+	if err != nil {
+		return append(errs, field.InternalError(p, err)), nil
+	}
+	decls := plugincel.OptionalVariableDeclarations{HasParams: params, HasAuthorizer: true}
+	for i, v := range spec.variables {
+		vp := p.Child("variables").Index(i)
+		if strings.TrimSpace(v.Name) == "" {
+			errs = append(errs, field.Required(vp.Child("name"), "name is not specified"))
+		} else if !isCELIdentifier(v.Name) {
+			errs = append(errs, field.Invalid(vp.Child("name"), v.Name, "name is not a valid CEL identifier"))
+		}
+		if strings.TrimSpace(v.Expression) == "" {
+			errs = append(errs, field.Required(vp.Child("expression"), "expression is not specified"))
+			continue
+		}
+		res := compiler.CompileAndStoreVariable(&validatingpolicy.Variable{Name: v.Name, Expression: v.Expression}, decls, envFor(stored.validations, v.Expression))
+		if res.Error != nil {
+			errs = append(errs, celError(vp.Child("expression"), v.Expression, res.Error))
+		}
+	}
+	return errs, compiler
 }
 
 func validateValidation(compiler plugincel.Compiler, v *admissionregistrationv1.Validation, params bool, stored policyExpressions, p *field.Path) field.ErrorList {
@@ -286,31 +310,7 @@ func ValidateValidatingAdmissionPolicyBinding(b *admissionregistrationv1.Validat
 			errs = append(errs, field.Invalid(p.Child("policyName"), b.Spec.PolicyName, msg))
 		}
 	}
-	if r := b.Spec.ParamRef; r != nil {
-		rp := p.Child("paramRef")
-		if r.Name != "" {
-			for _, msg := range path.ValidatePathSegmentName(r.Name, false) {
-				errs = append(errs, field.Invalid(rp.Child("name"), r.Name, msg))
-			}
-			if r.Selector != nil {
-				errs = append(errs, field.Forbidden(rp.Child("name"), "name and selector are mutually exclusive"),
-					field.Forbidden(rp.Child("selector"), "name and selector are mutually exclusive"))
-			}
-		}
-		if r.Selector != nil {
-			errs = append(errs, metav1validation.ValidateLabelSelector(r.Selector, metav1validation.LabelSelectorValidationOptions{}, rp.Child("selector"))...)
-		}
-		if r.Name == "" && r.Selector == nil {
-			errs = append(errs, field.Required(rp, "one of name or selector must be specified"))
-		}
-		actions := []string{string(admissionregistrationv1.DenyAction), string(admissionregistrationv1.AllowAction)}
-		switch a := r.ParameterNotFoundAction; {
-		case a == nil || *a == "":
-			errs = append(errs, field.Required(rp.Child("parameterNotFoundAction"), ""))
-		case !slices.Contains(actions, string(*a)):
-			errs = append(errs, field.NotSupported(rp.Child("parameterNotFoundAction"), *a, actions))
-		}
-	}
+	errs = append(errs, validateParamRef(b.Spec.ParamRef, p.Child("paramRef"))...)
 	if m := b.Spec.MatchResources; m != nil {
 		errs = append(errs, validateMatchResources(m, p.Child("matchResources"))...)
 	}
@@ -331,6 +331,37 @@ func ValidateValidatingAdmissionPolicyBinding(b *admissionregistrationv1.Validat
 	}
 	if seen.Len() == 0 {
 		errs = append(errs, field.Required(ap, "at least one validation action is required"))
+	}
+	return errs
+}
+
+// validateParamRef checks a binding's parameter reference, if any.
+func validateParamRef(r *admissionregistrationv1.ParamRef, rp *field.Path) field.ErrorList {
+	if r == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if r.Name != "" {
+		for _, msg := range path.ValidatePathSegmentName(r.Name, false) {
+			errs = append(errs, field.Invalid(rp.Child("name"), r.Name, msg))
+		}
+		if r.Selector != nil {
+			errs = append(errs, field.Forbidden(rp.Child("name"), "name and selector are mutually exclusive"),
+				field.Forbidden(rp.Child("selector"), "name and selector are mutually exclusive"))
+		}
+	}
+	if r.Selector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(r.Selector, metav1validation.LabelSelectorValidationOptions{}, rp.Child("selector"))...)
+	}
+	if r.Name == "" && r.Selector == nil {
+		errs = append(errs, field.Required(rp, "one of name or selector must be specified"))
+	}
+	actions := []string{string(admissionregistrationv1.DenyAction), string(admissionregistrationv1.AllowAction)}
+	switch a := r.ParameterNotFoundAction; {
+	case a == nil || *a == "":
+		errs = append(errs, field.Required(rp.Child("parameterNotFoundAction"), ""))
+	case !slices.Contains(actions, string(*a)):
+		errs = append(errs, field.NotSupported(rp.Child("parameterNotFoundAction"), *a, actions))
 	}
 	return errs
 }

@@ -372,8 +372,8 @@ func schedulingGroup() Group {
 
 // admissionregistrationGroup serves the webhook configurations that the
 // MutatingAdmissionWebhook and ValidatingAdmissionWebhook plugins act on,
-// and the ValidatingAdmissionPolicies and bindings of the
-// ValidatingAdmissionPolicy plugin.
+// and the policies and bindings of the ValidatingAdmissionPolicy and
+// MutatingAdmissionPolicy plugins.
 func admissionregistrationGroup() Group {
 	gv := admissionregistrationv1.SchemeGroupVersion
 	return Group{Name: gv.Group, Versions: []Version{{GroupVersion: gv, Resources: []*registry.Resource{
@@ -432,6 +432,32 @@ func admissionregistrationGroup() Group {
 				return admissionregistrationv1api.ValidateValidatingAdmissionPolicyBinding(o.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding))
 			},
 			Columns: admissionregistrationv1api.BindingColumns, Row: admissionregistrationv1api.BindingRow,
+		},
+		{
+			GroupVersion: gv, Name: "mutatingadmissionpolicies", Singular: "mutatingadmissionpolicy", Kind: "MutatingAdmissionPolicy",
+			Categories: []string{"api-extensions"},
+			New:        func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicy{} },
+			NewList:    func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateMutatingAdmissionPolicy(o.(*admissionregistrationv1.MutatingAdmissionPolicy))
+			},
+			ValidateUpdate: func(o, old runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateMutatingAdmissionPolicyUpdate(o.(*admissionregistrationv1.MutatingAdmissionPolicy), old.(*admissionregistrationv1.MutatingAdmissionPolicy))
+			},
+			Columns: admissionregistrationv1api.MutatingPolicyColumns, Row: admissionregistrationv1api.MutatingPolicyRow,
+		},
+		{
+			GroupVersion: gv, Name: "mutatingadmissionpolicybindings", Singular: "mutatingadmissionpolicybinding", Kind: "MutatingAdmissionPolicyBinding",
+			Categories: []string{"api-extensions"},
+			New:        func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyBinding{} },
+			NewList:    func() runtime.Object { return &admissionregistrationv1.MutatingAdmissionPolicyBindingList{} },
+			Validate: func(o runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateMutatingAdmissionPolicyBinding(o.(*admissionregistrationv1.MutatingAdmissionPolicyBinding))
+			},
+			ValidateUpdate: func(o, _ runtime.Object) field.ErrorList {
+				return admissionregistrationv1api.ValidateMutatingAdmissionPolicyBinding(o.(*admissionregistrationv1.MutatingAdmissionPolicyBinding))
+			},
+			Columns: admissionregistrationv1api.BindingColumns, Row: admissionregistrationv1api.MutatingBindingRow,
 		},
 	}}}}
 }
