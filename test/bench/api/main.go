@@ -113,7 +113,7 @@ func main() {
 	}
 	if *admissionCreates > 0 {
 		lat := map[string][2][]float64{}
-		var addedWebhook, addedPolicy [2][]float64
+		var addedWebhook, addedPolicy, addedMutating [2][]float64
 		for run := range *runs {
 			got := admissionLatency(ctx, cfg, *admissionCreates, fmt.Sprintf("bench-admission-%d", run))
 			for _, kind := range extensions {
@@ -124,6 +124,7 @@ func main() {
 			for q := range 2 {
 				addedWebhook[q] = append(addedWebhook[q], got["webhook"][q]-got["none"][q])
 				addedPolicy[q] = append(addedPolicy[q], got["policy"][q]-got["none"][q])
+				addedMutating[q] = append(addedMutating[q], got["mutating-policy"][q]-got["none"][q])
 			}
 		}
 		label := fmt.Sprintf("%d ConfigMap creates one after another", *admissionCreates)
@@ -133,7 +134,9 @@ func main() {
 			bench.Summarize("added by one no-op validating webhook (TLS, loopback) p50", "ms", addedWebhook[0], ""),
 			bench.Summarize("added by one no-op validating webhook (TLS, loopback) p99", "ms", addedWebhook[1], ""),
 			bench.Summarize("added by one CEL ValidatingAdmissionPolicy p50", "ms", addedPolicy[0], ""),
-			bench.Summarize("added by one CEL ValidatingAdmissionPolicy p99", "ms", addedPolicy[1], ""))
+			bench.Summarize("added by one CEL ValidatingAdmissionPolicy p99", "ms", addedPolicy[1], ""),
+			bench.Summarize("added by one CEL MutatingAdmissionPolicy (apply configuration) p50", "ms", addedMutating[0], ""),
+			bench.Summarize("added by one CEL MutatingAdmissionPolicy (apply configuration) p99", "ms", addedMutating[1], ""))
 	}
 	<-server.Profile(ctx, "heap", "api.heap.pprof", 0)
 	bench.Report(results, *out, "api")
