@@ -604,9 +604,18 @@ rules:
 		if err != nil {
 			return false, err
 		}
-		ev, err := auditEvent(auditLog, "create", cm.Name)
-		if err != nil || ev == nil {
-			return false, err
+		// The event may be written just after the response is sent.
+		var ev *auditv1.Event
+		for deadline := time.Now().Add(5 * time.Second); ev == nil; {
+			if ev, err = auditEvent(auditLog, "create", cm.Name); err != nil {
+				return false, err
+			}
+			if ev == nil && time.Now().After(deadline) {
+				return false, fmt.Errorf("no audit event of the create of %s", cm.Name)
+			}
+			if ev == nil {
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 		failure := ev.Annotations["validation.policy.admission.k8s.io/validation_failure"]
 		if failure == "" {
