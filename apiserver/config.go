@@ -66,6 +66,10 @@ type Config struct {
 	// DisabledAdmissionPlugins turns off admission plugins by name
 	// (--disable-admission-plugins); all of skiff's are on by default.
 	DisabledAdmissionPlugins []string
+	// AdmissionConfigFile is kube-apiserver's AdmissionConfiguration
+	// (--admission-control-config-file): PodSecurity's defaults and
+	// exemptions, the webhooks' kubeconfig; empty: none.
+	AdmissionConfigFile string
 
 	// Audit is kube-apiserver's audit policy and backends
 	// (--audit-policy-file, --audit-log-*, --audit-webhook-*); nil or no

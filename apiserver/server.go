@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
@@ -26,6 +27,9 @@ import (
 	validatingpolicy "k8s.io/apiserver/pkg/admission/plugin/policy/validating"
 	mutatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/mutating"
 	validatingwebhook "k8s.io/apiserver/pkg/admission/plugin/webhook/validating"
+	apiserverconfig "k8s.io/apiserver/pkg/apis/apiserver"
+	apiserverconfigv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	apiserverconfigv1alpha1 "k8s.io/apiserver/pkg/apis/apiserver/v1alpha1"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
@@ -183,11 +187,15 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	webhooks, err := newWebhookPlugins(client, cfg.SharedInformerFactory, authz, resolver, cfg.LoopbackClientConfig, cfg.DrainedNotify())
+	admissionConfig, err := admission.ReadAdmissionConfiguration(admissionPluginNames, c.AdmissionConfigFile, admissionConfigScheme)
+	if err != nil {
+		return nil, fmt.Errorf("--admission-control-config-file: %w", err)
+	}
+	webhooks, err := newWebhookPlugins(client, cfg.SharedInformerFactory, authz, resolver, cfg.LoopbackClientConfig, cfg.DrainedNotify(), admissionConfig)
 	if err != nil {
 		return nil, err
 	}
-	admit, err := newAdmission(client, cfg.SharedInformerFactory, webhooks, c.DisabledAdmissionPlugins)
+	admit, err := newAdmission(client, cfg.SharedInformerFactory, webhooks, c.DisabledAdmissionPlugins, admissionConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +284,24 @@ func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPID
 	return defs
 }
 
-func newAdmission(client kubernetes.Interface, factory informers.SharedInformerFactory, webhooks webhookPlugins, disabled []string) (admission.Interface, error) {
+// admissionConfigScheme decodes AdmissionConfiguration files
+// (apiserver.config.k8s.io and apiserver.k8s.io), as kube-apiserver's.
+var admissionConfigScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(apiserverconfig.AddToScheme(s))
+	utilruntime.Must(apiserverconfigv1alpha1.AddToScheme(s))
+	utilruntime.Must(apiserverconfigv1.AddToScheme(s))
+	return s
+}()
+
+// admissionPluginNames are the plugins skiff runs, for reading legacy
+// admission configuration files.
+var admissionPluginNames = []string{lifecycle.PluginName, skiffadmission.LimitRanger, skiffadmission.ServiceAccount, skiffadmission.NodeRestriction,
+	skiffadmission.TaintNodesByCondition, skiffadmission.PodSecurity, skiffadmission.Priority, skiffadmission.DefaultTolerationSeconds,
+	skiffadmission.DefaultStorageClass, skiffadmission.DefaultIngressClass, mutatingpolicy.PluginName, mutatingwebhook.PluginName,
+	validatingpolicy.PluginName, validatingwebhook.PluginName}
+
+func newAdmission(client kubernetes.Interface, factory informers.SharedInformerFactory, webhooks webhookPlugins, disabled []string, config admission.ConfigProvider) (admission.Interface, error) {
 	lc, err := lifecycle.NewLifecycle(sets.New(metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic))
 	if err != nil {
 		return nil, err
@@ -298,7 +323,7 @@ func newAdmission(client kubernetes.Interface, factory informers.SharedInformerF
 		PriorityClasses: factory.Scheduling().V1().PriorityClasses().Lister(),
 		StorageClasses:  factory.Storage().V1().StorageClasses().Lister(),
 		IngressClasses:  factory.Networking().V1().IngressClasses().Lister(),
-	}, off)
+	}, off, config)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"time"
 
@@ -71,27 +72,41 @@ type webhookPlugins struct {
 }
 
 func newWebhookPlugins(client kubernetes.Interface, factory informers.SharedInformerFactory, authz authorizer.Authorizer,
-	resolver webhook.ServiceResolver, loopback *rest.Config, drained <-chan struct{}) (webhookPlugins, error) {
+	resolver webhook.ServiceResolver, loopback *rest.Config, drained <-chan struct{}, config admission.ConfigProvider) (webhookPlugins, error) {
 	dynamicClient, err := dynamic.NewForConfig(loopback)
 	if err != nil {
 		return webhookPlugins{}, err
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cacheddiscovery.NewMemCacheClient(client.Discovery()))
-	policy, err := validatingpolicy.NewPlugin(nil)
+	// Each plugin reads its part of --admission-control-config-file (the
+	// webhooks' kubeConfigFile, the policies' static manifests), as
+	// kube-apiserver's plugin registry passes it.
+	var configErr error
+	configFor := func(name string) io.Reader {
+		r, err := config.ConfigFor(name)
+		if err != nil && configErr == nil {
+			configErr = fmt.Errorf("reading the %s configuration: %w", name, err)
+		}
+		return r
+	}
+	policy, err := validatingpolicy.NewPlugin(configFor(validatingpolicy.PluginName))
 	if err != nil {
 		return webhookPlugins{}, fmt.Errorf("creating %s: %w", validatingpolicy.PluginName, err)
 	}
-	mutatingPolicy, err := mutatingpolicy.NewPlugin(nil)
+	mutatingPolicy, err := mutatingpolicy.NewPlugin(configFor(mutatingpolicy.PluginName))
 	if err != nil {
 		return webhookPlugins{}, fmt.Errorf("creating %s: %w", mutatingpolicy.PluginName, err)
 	}
-	mutating, err := mutatingwebhook.NewMutatingWebhook(nil)
+	mutating, err := mutatingwebhook.NewMutatingWebhook(configFor(mutatingwebhook.PluginName))
 	if err != nil {
 		return webhookPlugins{}, fmt.Errorf("creating %s: %w", mutatingwebhook.PluginName, err)
 	}
-	validating, err := validatingwebhook.NewValidatingAdmissionWebhook(nil)
+	validating, err := validatingwebhook.NewValidatingAdmissionWebhook(configFor(validatingwebhook.PluginName))
 	if err != nil {
 		return webhookPlugins{}, fmt.Errorf("creating %s: %w", validatingwebhook.PluginName, err)
+	}
+	if configErr != nil {
+		return webhookPlugins{}, configErr
 	}
 	inits := admission.PluginInitializers{
 		initializer.New(client, dynamicClient, factory, authz, utilfeature.DefaultFeatureGate, compatibility.DefaultBuildEffectiveVersion(), drained, mapper),

@@ -78,6 +78,9 @@ type Options struct {
 	// NodePortAddresses are the CIDRs whose local addresses answer node
 	// ports (default: the node's InternalIP, as kube-proxy's "primary").
 	NodePortAddresses []string
+	// AdmissionConfigFile is kube-apiserver's AdmissionConfiguration
+	// (--admission-control-config-file).
+	AdmissionConfigFile string
 	// Audit is kube-apiserver's audit policy and backends
 	// (--audit-policy-file, --audit-log-path, ...).
 	Audit *genericoptions.AuditOptions
@@ -244,6 +247,7 @@ func (o *Options) Run(ctx context.Context) error {
 		ServiceClusterIPRange:        serviceRange,
 		DisableProfiling:             !o.Profiling,
 		Audit:                        o.Audit,
+		AdmissionConfigFile:          o.AdmissionConfigFile,
 	}.Complete()
 	if err != nil {
 		return err

@@ -248,9 +248,14 @@ type Named struct {
 }
 
 // Plugins returns the plugins in kube-apiserver's order, without the
-// disabled ones.
-func Plugins(client kubernetes.Interface, l Listers, disabled map[string]bool) ([]Named, error) {
-	ps, err := newPodSecurity(client, l.Namespaces)
+// disabled ones. config holds the plugins' configurations of
+// --admission-control-config-file (only PodSecurity takes one).
+func Plugins(client kubernetes.Interface, l Listers, disabled map[string]bool, config admission.ConfigProvider) ([]Named, error) {
+	psConfig, err := config.ConfigFor(PodSecurity)
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s configuration: %w", PodSecurity, err)
+	}
+	ps, err := newPodSecurity(client, l.Namespaces, psConfig)
 	if err != nil {
 		return nil, err
 	}

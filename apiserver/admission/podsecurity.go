@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"fmt"
+	"io"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -63,8 +64,11 @@ func (l podLister) ListPods(ctx context.Context, namespace string) ([]*corev1.Po
 	return out, nil
 }
 
-func newPodSecurity(client kubernetes.Interface, namespaces corelisters.NamespaceLister) (*podSecurity, error) {
-	cfg, err := load.LoadFromData(nil)
+// newPodSecurity makes the plugin with the PodSecurityConfiguration that
+// config holds (defaults and exemptions), or upstream's defaults when
+// config is nil.
+func newPodSecurity(client kubernetes.Interface, namespaces corelisters.NamespaceLister, config io.Reader) (*podSecurity, error) {
+	cfg, err := load.LoadFromReader(config)
 	if err != nil {
 		return nil, fmt.Errorf("loading the pod security configuration: %w", err)
 	}
@@ -81,10 +85,10 @@ func newPodSecurity(client kubernetes.Interface, namespaces corelisters.Namespac
 		PodLister:        podLister{client: client},
 	}
 	if err := delegate.CompleteConfiguration(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the pod security configuration: %w", err)
 	}
 	if err := delegate.ValidateConfiguration(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the pod security configuration: %w", err)
 	}
 	return &podSecurity{Handler: admission.NewHandler(admission.Create, admission.Update), delegate: delegate}, nil
 }

@@ -37,6 +37,7 @@ type apiserverFlags struct {
 	apiAudiences          []string
 	saMaxExpiration       time.Duration
 	disabledAdmission     []string
+	admissionConfigFile   string
 	kubeletClientCert     string
 	kubeletClientKey      string
 	kubeletCA             string
@@ -116,6 +117,7 @@ Flags marked "ignored" are accepted for compatibility and have no effect.`,
 	fs.StringSliceVar(&f.apiAudiences, "api-audiences", nil, "audiences the API accepts tokens for (default: the issuers)")
 	fs.DurationVar(&f.saMaxExpiration, "service-account-max-token-expiration", 0, "longest lifetime of a requested service account token (0: no limit)")
 	fs.StringSliceVar(&f.disabledAdmission, "disable-admission-plugins", nil, "admission plugins to turn off: NamespaceLifecycle is always on; TaintNodesByCondition, Priority, DefaultTolerationSeconds, DefaultStorageClass, DefaultIngressClass, MutatingAdmissionPolicy, MutatingAdmissionWebhook, ValidatingAdmissionPolicy, ValidatingAdmissionWebhook can be turned off (others are accepted and ignored)")
+	fs.StringVar(&f.admissionConfigFile, "admission-control-config-file", "", "AdmissionConfiguration file (apiserver.config.k8s.io/v1) with plugins' configurations: PodSecurity's defaults and exemptions, the webhooks' kubeConfigFile")
 	f.audit.AddFlags(fs)
 	for _, ig := range ignoredAPIServerFlags {
 		addIgnoredFlag(fs, ig.name, ig.kind)
@@ -161,6 +163,7 @@ func (f *apiserverFlags) config() (apiserver.Config, error) {
 	cfg.APIAudiences = f.apiAudiences
 	cfg.ServiceAccountMaxTokenExpiration = f.saMaxExpiration
 	cfg.DisabledAdmissionPlugins = f.disabledAdmission
+	cfg.AdmissionConfigFile = f.admissionConfigFile
 	cfg.Audit = f.audit
 	cfg.TokenAuthFile = f.tokenAuthFile
 	cfg.EtcdServers = f.etcdServers

@@ -52,6 +52,7 @@ func newServerCommand() *cobra.Command {
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve /debug/pprof on the API (CPU and heap profiles: kubectl get --raw '/debug/pprof/profile?seconds=10'), to users allowed that non-resource URL")
 	fs.IntVar(&o.ClusterDNSPort, "cluster-dns-port", o.ClusterDNSPort, "port on the node's address where the local node's agent serves cluster DNS, the kube-dns Service's endpoint (0: none)")
 	fs.StringSliceVar(&o.NodePortAddresses, "nodeport-addresses", nil, "CIDRs whose addresses on this machine answer the local node's node ports and LoadBalancer IPs (e.g. 0.0.0.0/0, or 127.0.0.0/8 for loopback too; default: the node's InternalIP)")
+	fs.StringVar(&o.AdmissionConfigFile, "admission-control-config-file", "", "AdmissionConfiguration file (apiserver.config.k8s.io/v1) with admission plugins' configurations: PodSecurity's defaults and exemptions, the webhooks' kubeConfigFile")
 	o.Audit.AddFlags(fs)
 	return cmd
 }

@@ -2,6 +2,10 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/test/testserver"
 )
@@ -197,5 +202,69 @@ func TestPodSecurity(t *testing.T) {
 	}
 	if _, err := c.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "anything"}, Spec: podSpec("busybox")}, metav1.CreateOptions{}); err != nil {
 		t.Errorf("a pod in an unlabelled namespace: %v", err)
+	}
+}
+
+// TestAdmissionConfigurationFile checks --admission-control-config-file:
+// PodSecurity takes its cluster-wide defaults and exemptions from it, as
+// kube-apiserver's, and a file that does not parse stops the server with
+// the reason.
+func TestAdmissionConfigurationFile(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "admission.yaml")
+	if err := os.WriteFile(config, []byte(`apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults: {enforce: baseline, enforce-version: latest}
+    exemptions: {namespaces: [exempt]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := testserver.Start(t, "--admission-control-config-file", config)
+	c := srv.Client(t)
+	ctx := context.Background()
+	for _, n := range []string{"plain", "exempt"} {
+		if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	privileged := func() *corev1.Pod {
+		spec := podSpec("busybox")
+		spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "root"}, Spec: spec}
+	}
+	// No namespace label: the file's default level applies.
+	waitFor(t, 30*time.Second, "the default baseline level to be enforced", func() (bool, error) {
+		_, err := c.CoreV1().Pods("plain").Create(ctx, privileged(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil {
+			return false, fmt.Errorf("a privileged pod was admitted under the baseline default")
+		}
+		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), `violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`), nil
+	})
+	if _, err := c.CoreV1().Pods("exempt").Create(ctx, privileged(), metav1.CreateOptions{}); err != nil {
+		t.Errorf("a privileged pod in an exempt namespace: %v", err)
+	}
+
+	// A configuration that does not parse: the server stops and says so.
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: PodSecurity\n  configuration: {apiVersion: pod-security.admission.config.k8s.io/v1, kind: PodSecurityConfiguration, defaults: {enforce: strictest}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := testserver.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := testserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "server", "--data-dir", t.TempDir(), "--secure-port", fmt.Sprint(port), "--disable-agent", "--admission-control-config-file", bad)
+	out, err := runWithDeadline(t, cmd, 30*time.Second)
+	if err == nil || !strings.Contains(out, "pod security configuration: enforce: must be one of privileged, baseline, restricted") {
+		t.Errorf("a server with an invalid PodSecurity default: %v\n%s", err, out)
 	}
 }

@@ -130,25 +130,35 @@ func TestMissingRuntimeNamesTheWayOut(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "server", "--data-dir", t.TempDir(), "--secure-port", fmt.Sprint(port))
 	cmd.Env = []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()} // no containerd on PATH
+	out, err := runWithDeadline(t, cmd, 30*time.Second)
+	if err == nil {
+		t.Fatalf("skiff server succeeded without a container runtime:\n%s", out)
+	}
+	for _, want := range []string{"--runtime sim", "--disable-agent"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the error does not name %s:\n%s", want, out)
+		}
+	}
+}
+
+// runWithDeadline runs a command that should stop by itself, failing the
+// test (and killing it by PID) if it is still running after timeout; it
+// returns the combined output and the exit error.
+func runWithDeadline(t *testing.T, cmd *exec.Cmd, timeout time.Duration) (string, error) {
+	t.Helper()
 	done := make(chan struct{})
 	var out []byte
+	var err error
 	go func() {
 		out, err = cmd.CombinedOutput()
 		close(done)
 	}()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(timeout):
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatal("skiff server kept running without a container runtime")
+		t.Fatalf("%s kept running for %s:\n%s", strings.Join(cmd.Args, " "), timeout, out)
 	}
-	if err == nil {
-		t.Fatalf("skiff server succeeded without a container runtime:\n%s", out)
-	}
-	for _, want := range []string{"--runtime sim", "--disable-agent"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the error does not name %s:\n%s", want, out)
-		}
-	}
+	return string(out), err
 }
