@@ -171,11 +171,15 @@ var PolicyColumns = []metav1.TableColumnDefinition{
 // PolicyRow renders a validating admission policy.
 func PolicyRow(obj runtime.Object) ([]any, error) {
 	p := obj.(*admissionregistrationv1.ValidatingAdmissionPolicy)
-	paramKind := "<unset>"
-	if k := p.Spec.ParamKind; k != nil {
-		paramKind = k.APIVersion + "/" + k.Kind
+	return []any{p.Name, int64(len(p.Spec.Validations)), paramKindString(p.Spec.ParamKind), table.Age(p.CreationTimestamp)}, nil
+}
+
+// paramKindString shows a policy's parameter kind as kubectl does.
+func paramKindString(k *admissionregistrationv1.ParamKind) string {
+	if k == nil {
+		return "<unset>"
 	}
-	return []any{p.Name, int64(len(p.Spec.Validations)), paramKind, table.Age(p.CreationTimestamp)}, nil
+	return k.APIVersion + "/" + k.Kind
 }
 
 // BindingColumns are the columns of kubectl get

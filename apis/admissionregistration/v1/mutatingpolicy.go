@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
-	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/mutating/patch"
@@ -114,20 +113,7 @@ func validateMutatingPolicySpec(spec *admissionregistrationv1.MutatingAdmissionP
 // policy binding: the policy's name, the parameter reference and the
 // match resources.
 func ValidateMutatingAdmissionPolicyBinding(b *admissionregistrationv1.MutatingAdmissionPolicyBinding) field.ErrorList {
-	p := field.NewPath("spec")
-	var errs field.ErrorList
-	if b.Spec.PolicyName == "" {
-		errs = append(errs, field.Required(p.Child("policyName"), ""))
-	} else {
-		for _, msg := range utilvalidation.IsDNS1123Subdomain(b.Spec.PolicyName) {
-			errs = append(errs, field.Invalid(p.Child("policyName"), b.Spec.PolicyName, msg))
-		}
-	}
-	errs = append(errs, validateParamRef(b.Spec.ParamRef, p.Child("paramRef"))...)
-	if m := b.Spec.MatchResources; m != nil {
-		errs = append(errs, validateMatchResources(m, p.Child("matchResources"))...)
-	}
-	return errs
+	return validateBindingCommon(b.Spec.PolicyName, b.Spec.ParamRef, b.Spec.MatchResources, field.NewPath("spec"))
 }
 
 // MutatingPolicyColumns are the columns of kubectl get
@@ -142,11 +128,7 @@ var MutatingPolicyColumns = []metav1.TableColumnDefinition{
 // MutatingPolicyRow renders a mutating admission policy.
 func MutatingPolicyRow(obj runtime.Object) ([]any, error) {
 	p := obj.(*admissionregistrationv1.MutatingAdmissionPolicy)
-	paramKind := "<unset>"
-	if k := p.Spec.ParamKind; k != nil {
-		paramKind = k.APIVersion + "/" + k.Kind
-	}
-	return []any{p.Name, int64(len(p.Spec.Mutations)), paramKind, table.Age(p.CreationTimestamp)}, nil
+	return []any{p.Name, int64(len(p.Spec.Mutations)), paramKindString(p.Spec.ParamKind), table.Age(p.CreationTimestamp)}, nil
 }
 
 // MutatingBindingRow renders a mutating admission policy binding, with the

@@ -302,18 +302,7 @@ func validateMatchResources(m *admissionregistrationv1.MatchResources, p *field.
 // ValidateValidatingAdmissionPolicyBinding checks a binding.
 func ValidateValidatingAdmissionPolicyBinding(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) field.ErrorList {
 	p := field.NewPath("spec")
-	var errs field.ErrorList
-	if b.Spec.PolicyName == "" {
-		errs = append(errs, field.Required(p.Child("policyName"), ""))
-	} else {
-		for _, msg := range utilvalidation.IsDNS1123Subdomain(b.Spec.PolicyName) {
-			errs = append(errs, field.Invalid(p.Child("policyName"), b.Spec.PolicyName, msg))
-		}
-	}
-	errs = append(errs, validateParamRef(b.Spec.ParamRef, p.Child("paramRef"))...)
-	if m := b.Spec.MatchResources; m != nil {
-		errs = append(errs, validateMatchResources(m, p.Child("matchResources"))...)
-	}
+	errs := validateBindingCommon(b.Spec.PolicyName, b.Spec.ParamRef, b.Spec.MatchResources, p)
 	ap := p.Child("validationActions")
 	known := []string{string(admissionregistrationv1.Audit), string(admissionregistrationv1.Deny), string(admissionregistrationv1.Warn)}
 	seen := sets.New[admissionregistrationv1.ValidationAction]()
@@ -331,6 +320,25 @@ func ValidateValidatingAdmissionPolicyBinding(b *admissionregistrationv1.Validat
 	}
 	if seen.Len() == 0 {
 		errs = append(errs, field.Required(ap, "at least one validation action is required"))
+	}
+	return errs
+}
+
+// validateBindingCommon checks what validating and mutating policy
+// bindings share: the policy's name, the parameter reference and the
+// match resources.
+func validateBindingCommon(policyName string, paramRef *admissionregistrationv1.ParamRef, match *admissionregistrationv1.MatchResources, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if policyName == "" {
+		errs = append(errs, field.Required(p.Child("policyName"), ""))
+	} else {
+		for _, msg := range utilvalidation.IsDNS1123Subdomain(policyName) {
+			errs = append(errs, field.Invalid(p.Child("policyName"), policyName, msg))
+		}
+	}
+	errs = append(errs, validateParamRef(paramRef, p.Child("paramRef"))...)
+	if match != nil {
+		errs = append(errs, validateMatchResources(match, p.Child("matchResources"))...)
 	}
 	return errs
 }
