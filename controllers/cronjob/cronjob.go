@@ -351,16 +351,7 @@ func (r *reconciler) cleanup(ctx context.Context, cj *batchv1.CronJob, jobs []*b
 		if int32(len(done)) <= limit {
 			continue
 		}
-		sort.Slice(done, func(a, b int) bool {
-			ta, tb := done[a].CreationTimestamp.Time, done[b].CreationTimestamp.Time
-			if done[a].Status.StartTime != nil {
-				ta = done[a].Status.StartTime.Time
-			}
-			if done[b].Status.StartTime != nil {
-				tb = done[b].Status.StartTime.Time
-			}
-			return ta.Before(tb)
-		})
+		oldestFirst(done)
 		for _, j := range done[:int32(len(done))-limit] {
 			uid := j.UID
 			if err := r.client.Delete(ctx, j, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &uid}); err != nil && !apierrors.IsNotFound(err) {
@@ -370,6 +361,26 @@ func (r *reconciler) cleanup(ctx context.Context, cj *batchv1.CronJob, jobs []*b
 		}
 	}
 	return nil
+}
+
+// oldestFirst sorts finished Jobs by start time (creation time when they
+// never started). Start times have whole seconds; as upstream, the name
+// (NAME-<scheduled minute>) orders Jobs started in the same second, so
+// that two syncs never pick different Jobs to keep.
+func oldestFirst(jobs []*batchv1.Job) {
+	sort.Slice(jobs, func(a, b int) bool {
+		ta, tb := jobs[a].CreationTimestamp.Time, jobs[b].CreationTimestamp.Time
+		if jobs[a].Status.StartTime != nil {
+			ta = jobs[a].Status.StartTime.Time
+		}
+		if jobs[b].Status.StartTime != nil {
+			tb = jobs[b].Status.StartTime.Time
+		}
+		if ta.Equal(tb) {
+			return jobs[a].Name < jobs[b].Name
+		}
+		return ta.Before(tb)
+	})
 }
 
 func (r *reconciler) writeStatus(ctx context.Context, cj *batchv1.CronJob, st *batchv1.CronJobStatus) error {

@@ -1,12 +1,40 @@
 package cronjob
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// Jobs that started in the same second are ordered by name (their
+// scheduled minute), so that the newest one is always the one kept.
+func TestOldestFirst(t *testing.T) {
+	second := metav1.NewTime(time.Date(2026, 11, 27, 14, 0, 5, 0, time.UTC))
+	earlier := metav1.NewTime(second.Add(-time.Minute))
+	job := func(name string, start *metav1.Time) *batchv1.Job {
+		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: second}, Status: batchv1.JobStatus{StartTime: start}}
+	}
+	for _, order := range [][]string{{"tick-29412842", "tick-29412841", "tick-29412840"}, {"tick-29412840", "tick-29412842", "tick-29412841"}} {
+		var jobs []*batchv1.Job
+		for _, n := range order {
+			jobs = append(jobs, job(n, &second))
+		}
+		jobs = append(jobs, job("tick-29412899", &earlier), job("never-started", nil))
+		oldestFirst(jobs)
+		var got []string
+		for _, j := range jobs {
+			got = append(got, j.Name)
+		}
+		want := []string{"tick-29412899", "never-started", "tick-29412840", "tick-29412841", "tick-29412842"}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("from %v: %v, want %v", order, got, want)
+		}
+	}
+}
 
 func TestMostRecent(t *testing.T) {
 	every5, _ := cron.ParseStandard("*/5 * * * *")
