@@ -117,6 +117,9 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return r.expire(ctx, job, c, now)
 	}
 	st := job.Status.DeepCopy()
+	if perIndex(job) && st.FailedIndexes == nil {
+		st.FailedIndexes = new("")
+	}
 	failJob, err := r.track(ctx, job, st, pods, now)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -139,9 +142,15 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	// Has the Job failed or succeeded?
 	reason, message := "", ""
+	indexesReason, indexesMessage := "", ""
+	if perIndex(job) {
+		indexesReason, indexesMessage = failedIndexesVerdict(job, st)
+	}
 	switch {
 	case failJob != "":
 		reason, message = batchv1.JobReasonPodFailurePolicy, failJob
+	case indexesReason != "":
+		reason, message = indexesReason, indexesMessage
 	case backoffExceeded(job, st, active):
 		reason, message = batchv1.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit"
 	case job.Spec.ActiveDeadlineSeconds != nil && st.StartTime != nil && !suspended:
@@ -176,7 +185,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	if satisfied {
-		wait, err := r.manage(ctx, job, st, active, terminating, now)
+		wait, err := r.manage(ctx, job, st, pods, active, terminating, now)
 		if err != nil {
 			_ = r.writeStatus(ctx, job, st, active, terminating)
 			return ctrl.Result{}, err
@@ -337,7 +346,7 @@ func (r *reconciler) expire(ctx context.Context, job *batchv1.Job, c *batchv1.Jo
 // manage creates or deletes pods to run the parallelism the Job wants,
 // after the back-off that follows failures. It returns how long to wait
 // before creating more.
-func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.JobStatus, active, terminating []*corev1.Pod, now time.Time) (time.Duration, error) {
+func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.JobStatus, pods, active, terminating []*corev1.Pod, now time.Time) (time.Duration, error) {
 	key := types.NamespacedName{Namespace: job.Namespace, Name: job.Name}.String()
 	running := len(active)
 	// With podReplacementPolicy Failed (or a pod failure policy), a
@@ -347,6 +356,8 @@ func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.J
 	}
 	want := parallelism(job)
 	var indexes []int
+	var indexWait time.Duration
+	var indexFailureCounts map[int]int
 	if indexed(job) {
 		completions := int(*job.Spec.Completions)
 		done := parseIndexes(st.CompletedIndexes, completions)
@@ -365,11 +376,33 @@ func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.J
 		if len(dup) > 0 {
 			return 0, r.deletePods(ctx, job, dup, len(dup))
 		}
-		for i := 0; i < completions; i++ {
-			if !done[i] && !busy[i] {
-				indexes = append(indexes, i)
+		var failed indexSet
+		var failures map[int]int
+		var lastFailed map[int]time.Time
+		if perIndex(job) {
+			failed = parseIndexes(ptrValue(st.FailedIndexes), completions)
+			failures = failuresByIndex(job, pods)
+			lastFailed = map[int]time.Time{}
+			for _, p := range pods {
+				if i, ok := podIndex(p); ok && p.Status.Phase == corev1.PodFailed && lastFailure(p).After(lastFailed[i]) {
+					lastFailed[i] = lastFailure(p)
+				}
 			}
 		}
+		for i := 0; i < completions; i++ {
+			if done[i] || busy[i] || failed[i] {
+				continue
+			}
+			// Each index backs off after its own failures.
+			if wait := indexBackOff(failures[i], lastFailed[i], now); wait > 0 {
+				if indexWait == 0 || wait < indexWait {
+					indexWait = wait
+				}
+				continue
+			}
+			indexes = append(indexes, i)
+		}
+		indexFailureCounts = failures
 		want = min(want, running+len(indexes))
 	} else if job.Spec.Completions != nil {
 		want = min(want, int(*job.Spec.Completions-st.Succeeded))
@@ -382,13 +415,13 @@ func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.J
 		podcontrol.SortForDeletion(active)
 		return 0, r.deletePods(ctx, job, active, min(-diff, len(active)))
 	case diff == 0:
-		return 0, nil
+		return indexWait, nil
 	}
-	// Back off after failures.
+	// Back off after failures (per index with backoffLimitPerIndex, above).
 	r.mu.Lock()
 	rec := r.backOff[key]
 	r.mu.Unlock()
-	if rec.failures > 0 {
+	if rec.failures > 0 && !perIndex(job) {
 		delay := initialBackOff
 		for i := 1; i < rec.failures && delay < maxBackOff; i++ {
 			delay *= 2
@@ -414,6 +447,9 @@ func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.J
 			next++
 			mu.Unlock()
 			setIndex(job, pod, idx)
+			if perIndex(job) {
+				pod.Annotations[batchv1.JobIndexFailureCountAnnotation] = strconv.Itoa(indexFailureCounts[idx])
+			}
 		}
 		if err := r.client.Create(ctx, pod); err != nil {
 			r.exp.CreationObserved(key)
@@ -429,7 +465,7 @@ func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.J
 	for range n - attempted {
 		r.exp.CreationObserved(key)
 	}
-	return 0, err
+	return indexWait, err
 }
 
 func podIndex(p *corev1.Pod) (int, bool) {
@@ -538,6 +574,9 @@ func (r *reconciler) track(ctx context.Context, job *batchv1.Job, st *batchv1.Jo
 				continue
 			case batchv1.PodFailurePolicyActionFailJob:
 				failJob = msg
+			}
+			if perIndex(job) {
+				failIndex(job, st, p, action)
 			}
 			u.Failed = append(u.Failed, p.UID)
 			r.mu.Lock()

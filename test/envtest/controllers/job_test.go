@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
@@ -123,6 +125,82 @@ var _ = Describe("Jobs", Ordered, func() {
 			got := jobCondition(ns, "policy", batchv1.JobFailed)(g)
 			g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Reason", batchv1.JobReasonPodFailurePolicy),
 				HaveField("Message", MatchRegexp(`^Container c for pod .* failed with exit code 42 matching FailJob rule at index 0$`)))))
+		}).Should(Succeed())
+	})
+
+	It("fails indexes past backoffLimitPerIndex, retrying each on its own, and the Job with them", func() {
+		// finish plays the pod of an index ending, with exit code code.
+		finish := func(job, index string, code int32) {
+			Eventually(func(g Gomega) {
+				var found bool
+				for _, p := range podsOf(ns, map[string]string{batchv1.JobNameLabel: job, batchv1.JobCompletionIndexAnnotation: index}) {
+					if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil {
+						continue
+					}
+					found = true
+					p.Status.Phase = corev1.PodFailed
+					if code == 0 {
+						p.Status.Phase = corev1.PodSucceeded
+					}
+					p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+						ExitCode: code, FinishedAt: metav1.Now()}}}}
+					g.Expect(k8sClient.Status().Update(suiteCtx, &p)).To(Succeed())
+				}
+				g.Expect(found).To(BeTrue(), "a running pod of index %s", index)
+			}).Should(Succeed())
+		}
+		perIndex := func(name string, completions, limit int32) *batchv1.Job {
+			j := jobOf(ns, name, completions, completions, "", "")
+			j.Spec.Template.Annotations = nil // the pods run until the test ends them
+			j.Spec.CompletionMode = new(batchv1.IndexedCompletion)
+			j.Spec.BackoffLimitPerIndex = &limit
+			return j
+		}
+
+		// No retries: index 1 fails, 0 and 2 succeed; the Job fails for
+		// its failed index, and index 1 is not run again.
+		Expect(k8sClient.Create(suiteCtx, perIndex("perindex", 3, 0))).To(Succeed())
+		Eventually(func() int { return len(podsOf(ns, map[string]string{batchv1.JobNameLabel: "perindex"})) }).Should(Equal(3))
+		finish("perindex", "1", 1)
+		finish("perindex", "0", 0)
+		finish("perindex", "2", 0)
+		Eventually(func(g Gomega) {
+			got := jobCondition(ns, "perindex", batchv1.JobFailed)(g)
+			g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Type", batchv1.JobFailed),
+				HaveField("Reason", batchv1.JobReasonFailedIndexes), HaveField("Message", "Job has failed indexes"))))
+			g.Expect(got.Status.FailedIndexes).To(HaveValue(Equal("1")))
+			g.Expect(got.Status.CompletedIndexes).To(Equal("0,2"))
+			g.Expect(got.Status.Failed).To(BeEquivalentTo(1))
+			g.Expect(*got.Spec.BackoffLimit).To(BeEquivalentTo(int32(2147483647)), "backoffLimit defaults to the maximum with a per-index limit")
+		}).Should(Succeed())
+		Expect(podsOf(ns, map[string]string{batchv1.JobNameLabel: "perindex"})).To(HaveLen(3))
+
+		// One retry: index 0's second pod carries its failure count; its
+		// second failure fails the index, which maxFailedIndexes 0 does
+		// not allow: the Job fails and index 1's pod is stopped.
+		j := perIndex("retry", 2, 1)
+		j.Spec.MaxFailedIndexes = new(int32(0))
+		Expect(k8sClient.Create(suiteCtx, j)).To(Succeed())
+		Eventually(func() int { return len(podsOf(ns, map[string]string{batchv1.JobNameLabel: "retry"})) }).Should(Equal(2))
+		finish("retry", "0", 1)
+		// The replacement comes after the index's back-off (10 s).
+		Eventually(func(g Gomega) {
+			var counts []string
+			for _, p := range podsOf(ns, map[string]string{batchv1.JobNameLabel: "retry", batchv1.JobCompletionIndexAnnotation: "0"}) {
+				counts = append(counts, p.Annotations[batchv1.JobIndexFailureCountAnnotation])
+			}
+			g.Expect(counts).To(ConsistOf("0", "1"))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+		got := &batchv1.Job{}
+		Expect(k8sClient.Get(suiteCtx, client.ObjectKeyFromObject(j), got)).To(Succeed())
+		Expect(got.Status.FailedIndexes).To(HaveValue(Equal("")))
+		finish("retry", "0", 1)
+		Eventually(func(g Gomega) {
+			got := jobCondition(ns, "retry", batchv1.JobFailed)(g)
+			g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Type", batchv1.JobFailed),
+				HaveField("Reason", batchv1.JobReasonMaxFailedIndexesExceeded))))
+			g.Expect(got.Status.FailedIndexes).To(HaveValue(Equal("0")))
+			g.Expect(got.Status.Active).To(BeEquivalentTo(0))
 		}).Should(Succeed())
 	})
 
