@@ -381,13 +381,7 @@ func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.J
 		var lastFailed map[int]time.Time
 		if perIndex(job) {
 			failed = parseIndexes(ptrValue(st.FailedIndexes), completions)
-			failures = failuresByIndex(job, pods)
-			lastFailed = map[int]time.Time{}
-			for _, p := range pods {
-				if i, ok := podIndex(p); ok && p.Status.Phase == corev1.PodFailed && lastFailure(p).After(lastFailed[i]) {
-					lastFailed[i] = lastFailure(p)
-				}
-			}
+			failures, lastFailed = failuresByIndex(job, pods)
 		}
 		for i := 0; i < completions; i++ {
 			if done[i] || busy[i] || failed[i] {

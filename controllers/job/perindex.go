@@ -30,10 +30,11 @@ func indexFailures(p *corev1.Pod) int {
 	return n
 }
 
-// failuresByIndex counts each index's failures so far: one more than the
-// annotation of each failed pod that counts, the highest per index.
-func failuresByIndex(job *batchv1.Job, pods []*corev1.Pod) map[int]int {
-	out := map[int]int{}
+// failuresByIndex counts each index's failures so far (one more than the
+// annotation of each failed pod that counts, the highest per index) and
+// when the last of them happened.
+func failuresByIndex(job *batchv1.Job, pods []*corev1.Pod) (map[int]int, map[int]time.Time) {
+	counts, last := map[int]int{}, map[int]time.Time{}
 	completions := int(*job.Spec.Completions)
 	for _, p := range pods {
 		i, ok := podIndex(p)
@@ -43,9 +44,12 @@ func failuresByIndex(job *batchv1.Job, pods []*corev1.Pod) map[int]int {
 		if action, _ := failurePolicy(job, p); action == batchv1.PodFailurePolicyActionIgnore {
 			continue
 		}
-		out[i] = max(out[i], indexFailures(p)+1)
+		counts[i] = max(counts[i], indexFailures(p)+1)
+		if t := lastFailure(p); t.After(last[i]) {
+			last[i] = t
+		}
 	}
-	return out
+	return counts, last
 }
 
 // failIndex records a failed pod's index in status.failedIndexes when

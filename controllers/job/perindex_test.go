@@ -37,9 +37,12 @@ func TestPerIndexFailures(t *testing.T) {
 		failedPod("1", "", 9, now), // ignored by the failure policy
 		failedPod("2", "", 1, now.Add(-time.Minute)),
 	}
-	got := failuresByIndex(job, pods)
+	got, last := failuresByIndex(job, pods)
 	if len(got) != 2 || got[0] != 2 || got[2] != 1 {
 		t.Errorf("failures by index %v, want 0:2 2:1", got)
+	}
+	if len(last) != 2 || !last[0].Equal(now) || !last[2].Equal(now.Add(-time.Minute)) {
+		t.Errorf("last failures %v", last)
 	}
 
 	st := &batchv1.JobStatus{}
@@ -76,8 +79,5 @@ func TestPerIndexFailures(t *testing.T) {
 	}
 	if d := indexBackOff(0, time.Time{}, now); d != 0 {
 		t.Errorf("back-off without failures: %s", d)
-	}
-	if !lastFailure(pods[3]).Equal(now.Add(-time.Minute)) {
-		t.Errorf("last failure %v", lastFailure(pods[3]))
 	}
 }
