@@ -24,6 +24,7 @@ import (
 	"github.com/skiffhq/skiff/controllers/cronjob"
 	"github.com/skiffhq/skiff/controllers/daemonset"
 	"github.com/skiffhq/skiff/controllers/deployment"
+	"github.com/skiffhq/skiff/controllers/disruption"
 	"github.com/skiffhq/skiff/controllers/endpoints"
 	"github.com/skiffhq/skiff/controllers/garbagecollector"
 	"github.com/skiffhq/skiff/controllers/job"
@@ -67,7 +68,7 @@ type Options struct {
 
 // Names lists the control loops New can run.
 var Names = []string{"scheduler", "nodeipam", "nodelifecycle", "replicaset", "deployment", "daemonset", "statefulset", "job", "cronjob", "endpoints",
-	"serviceaccount", "rootca", "namespace", "garbagecollector", "servicelb", "clusterdns", policystatus.Name}
+	"serviceaccount", "rootca", "namespace", "garbagecollector", "servicelb", "clusterdns", policystatus.Name, disruption.Name}
 
 // enabled applies the Controllers selection to one name.
 func (o *Options) enabled(name string) bool {
@@ -171,6 +172,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		{"namespace", func() error { return namespace.Setup(mgr, cfg) }},
 		{"servicelb", func() error { return servicelb.Setup(mgr) }},
 		{policystatus.Name, func() error { return policystatus.Setup(mgr, cfg) }},
+		{disruption.Name, func() error { return disruption.Setup(mgr, o.Clock) }},
 		{"clusterdns", func() error {
 			if o.ClusterDNSIP == nil {
 				return nil
