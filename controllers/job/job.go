@@ -398,10 +398,19 @@ func (r *reconciler) manage(ctx context.Context, job *batchv1.Job, st *batchv1.J
 		}
 		indexFailureCounts = failures
 		want = min(want, running+len(indexes))
-	} else if job.Spec.Completions != nil {
-		want = min(want, int(*job.Spec.Completions-st.Succeeded))
-	} else if st.Succeeded > 0 {
-		want = 0 // a work queue: once one succeeded, no new pods
+	} else {
+		// Succeeded pods still in uncountedTerminatedPods count too, as
+		// upstream: without them a pod too many could start, to be deleted
+		// (and counted failed) once they are.
+		succeeded := int(st.Succeeded)
+		if u := st.UncountedTerminatedPods; u != nil {
+			succeeded += len(u.Succeeded)
+		}
+		if job.Spec.Completions != nil {
+			want = min(want, int(*job.Spec.Completions)-succeeded)
+		} else if succeeded > 0 {
+			want = 0 // a work queue: once one succeeded, no new pods
+		}
 	}
 	diff := want - running
 	switch {
