@@ -74,4 +74,3 @@ func TestEviction(t *testing.T) {
 		t.Errorf("evicting a missing pod: %v", err)
 	}
 }
-
