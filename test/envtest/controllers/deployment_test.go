@@ -116,9 +116,13 @@ var _ = Describe("Deployments", Ordered, func() {
 		d := deploymentOf(ns, "hist", "deploy", "hist:0", 1)
 		d.Spec.RevisionHistoryLimit = new(int32(1))
 		Expect(k8sClient.Create(suiteCtx, d)).To(Succeed())
+		// Each change waits for the previous rollout to finish, so that
+		// every image gets its own ReplicaSet (a change made mid-rollout
+		// may skip one, as upstream).
+		var gen int64
 		for _, img := range []string{"hist:1", "hist:2", "hist:3"} {
-			Eventually(rolledOut(ns, "hist", 0)).Should(Succeed())
-			setImage(d, img)
+			Eventually(rolledOut(ns, "hist", gen)).Should(Succeed())
+			gen = setImage(d, img)
 		}
 		Eventually(func(g Gomega) {
 			rolledOut(ns, "hist", d.Generation)(g)
