@@ -184,7 +184,10 @@ spec:
 				running++
 			}
 		}
-		if running != 3 || evicted != 1 {
+		// A replacement may land on sim-2 too before it is evicted in turn
+		// (the pods tolerate the unreachable taint for a second, which
+		// also lets the scheduler pick the node, as upstream's).
+		if running != 3 || evicted < 1 {
 			return fmt.Errorf("svc pods: %s", out)
 		}
 		return nil
