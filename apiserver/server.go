@@ -187,7 +187,9 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	admissionConfig, err := admission.ReadAdmissionConfiguration(admissionPluginNames, c.AdmissionConfigFile, admissionConfigScheme)
+	// The plugin names only serve the unversioned files of ImagePolicyWebhook
+	// and PodNodeSelector, plugins skiff does not have.
+	admissionConfig, err := admission.ReadAdmissionConfiguration(nil, c.AdmissionConfigFile, admissionConfigScheme)
 	if err != nil {
 		return nil, fmt.Errorf("--admission-control-config-file: %w", err)
 	}
@@ -293,13 +295,6 @@ var admissionConfigScheme = func() *runtime.Scheme {
 	utilruntime.Must(apiserverconfigv1.AddToScheme(s))
 	return s
 }()
-
-// admissionPluginNames are the plugins skiff runs, for reading legacy
-// admission configuration files.
-var admissionPluginNames = []string{lifecycle.PluginName, skiffadmission.LimitRanger, skiffadmission.ServiceAccount, skiffadmission.NodeRestriction,
-	skiffadmission.TaintNodesByCondition, skiffadmission.PodSecurity, skiffadmission.Priority, skiffadmission.DefaultTolerationSeconds,
-	skiffadmission.DefaultStorageClass, skiffadmission.DefaultIngressClass, mutatingpolicy.PluginName, mutatingwebhook.PluginName,
-	validatingpolicy.PluginName, validatingwebhook.PluginName}
 
 func newAdmission(client kubernetes.Interface, factory informers.SharedInformerFactory, webhooks webhookPlugins, disabled []string, config admission.ConfigProvider) (admission.Interface, error) {
 	lc, err := lifecycle.NewLifecycle(sets.New(metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic))
