@@ -30,8 +30,9 @@ func chainPlugins(plugins []skiffadmission.Named) (admission.Interface, error) {
 	return admissionmetrics.WithStepMetrics(chain), nil
 }
 
-// noPluginConfig gives no plugin a configuration file
-// (--admission-control-config-file is not supported).
+// noPluginConfig gives the registry's factories nothing to read: the
+// plugins were made before, with their part of
+// --admission-control-config-file.
 type noPluginConfig struct{}
 
 func (noPluginConfig) ConfigFor(string) (io.Reader, error) { return nil, nil }
